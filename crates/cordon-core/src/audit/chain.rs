@@ -1,0 +1,170 @@
+//! The chain file of one task: locking, reading the head, appending, torn tails.
+
+use super::record::{AuditRecord, GENESIS};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ChainError {
+    #[error("audit chain `{path}`: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(
+        "audit chain `{path}` ends in a record that is not valid ({detail}); run `cordon audit verify` — cordon will not extend a chain it cannot read"
+    )]
+    CorruptHead { path: PathBuf, detail: String },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> ChainError + '_ {
+    move |source| ChainError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub fn chain_path(home: &Path, task: &str) -> PathBuf {
+    home.join("audit").join(format!("{task}.jsonl"))
+}
+
+/// Task names that have a chain file, sorted.
+pub fn list_tasks(home: &Path) -> io::Result<Vec<String>> {
+    let dir = home.join("audit");
+    let mut tasks = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(tasks),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let name = entry?.file_name();
+        if let Some(task) = name.to_str().and_then(|n| n.strip_suffix(".jsonl")) {
+            tasks.push(task.to_owned());
+        }
+    }
+    tasks.sort();
+    Ok(tasks)
+}
+
+/// An open chain file, exclusively locked until dropped.
+pub(crate) struct LockedChain {
+    file: File,
+    path: PathBuf,
+    /// Length of the file after any torn tail was set aside.
+    pub len: u64,
+    pub head_seq: u64,
+    pub head_hash: String,
+}
+
+impl LockedChain {
+    /// Opens (creating if needed) and locks the chain of `task`, then reads its head.
+    /// A torn last line (a writer died mid-write) is moved to `<chain>.torn` so the
+    /// chain goes on from the last whole record, and the evidence is kept.
+    pub fn open(path: &Path) -> Result<LockedChain, ChainError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io_error(path))?;
+        file.lock().map_err(io_error(path))?;
+        let mut chain = LockedChain {
+            file,
+            path: path.to_path_buf(),
+            len: 0,
+            head_seq: 0,
+            head_hash: GENESIS.to_owned(),
+        };
+        chain.read_head()?;
+        Ok(chain)
+    }
+
+    fn read_head(&mut self) -> Result<(), ChainError> {
+        let path = self.path.clone();
+        let len = self.file.metadata().map_err(io_error(&path))?.len();
+        if len == 0 {
+            self.len = 0;
+            return Ok(());
+        }
+        // Read backwards in growing windows until the window holds a whole last line.
+        let mut window: u64 = 8192;
+        let (tail, tail_start) = loop {
+            let start = len.saturating_sub(window);
+            let mut buf = Vec::with_capacity((len - start) as usize);
+            self.file
+                .seek(SeekFrom::Start(start))
+                .map_err(io_error(&path))?;
+            (&self.file)
+                .take(len - start)
+                .read_to_end(&mut buf)
+                .map_err(io_error(&path))?;
+            let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            if start == 0 || body.contains(&b'\n') {
+                break (buf, start);
+            }
+            window = window.saturating_mul(4);
+        };
+        let mut complete_len = len;
+        let mut tail = tail.as_slice();
+        if !tail.ends_with(b"\n") {
+            let cut = tail.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+            let torn = tail.get(cut..).unwrap_or_default();
+            self.set_aside_torn(torn)?;
+            complete_len = tail_start + cut as u64;
+            self.file.set_len(complete_len).map_err(io_error(&path))?;
+            tail = tail.get(..cut).unwrap_or_default();
+        }
+        self.len = complete_len;
+        let body = tail.strip_suffix(b"\n").unwrap_or(tail);
+        if body.is_empty() {
+            return Ok(());
+        }
+        let last = body
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(body, |i| body.get(i + 1..).unwrap_or_default());
+        let record: AuditRecord =
+            serde_json::from_slice(last).map_err(|e| ChainError::CorruptHead {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
+        self.head_seq = record.body.seq;
+        self.head_hash = record.hash;
+        Ok(())
+    }
+
+    fn set_aside_torn(&self, torn: &[u8]) -> Result<(), ChainError> {
+        let torn_path = self.path.with_extension("jsonl.torn");
+        let mut out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&torn_path)
+            .map_err(io_error(&torn_path))?;
+        out.write_all(torn).map_err(io_error(&torn_path))?;
+        out.write_all(b"\n").map_err(io_error(&torn_path))?;
+        tracing::warn!(chain = %self.path.display(), bytes = torn.len(), "set aside a torn last audit record");
+        Ok(())
+    }
+
+    /// Appends `bytes` (whole lines) in one write and, if asked, waits for the disk.
+    pub fn append(&mut self, bytes: &[u8], sync: bool) -> Result<(), ChainError> {
+        let path = self.path.clone();
+        self.file.write_all(bytes).map_err(io_error(&path))?;
+        if sync {
+            self.file.sync_data().map_err(io_error(&path))?;
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// Reads every line of a chain. The last element is `Err(bytes)` when the file ends in
+/// a torn line.
+pub fn read_records(path: &Path) -> Result<(Vec<String>, Option<String>), ChainError> {
+    let bytes = std::fs::read(path).map_err(io_error(path))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    // split leaves "" after a final newline; anything else there is a torn line.
+    let last = lines.pop().filter(|l| !l.is_empty());
+    Ok((lines, last))
+}

@@ -1,0 +1,190 @@
+//! `authorize()`: the one place a decision is made and the one place it is written down.
+
+use crate::action::Action;
+use crate::approvals::{ApprovalOutcome, ApprovalRequest, Approvals};
+use crate::audit::{AuditEntry, AuditLog};
+use crate::manifest::LoadedManifest;
+use crate::policy::{Evaluation, PolicyEngine, PolicyError, compile};
+use crate::store::{Store, StoreError};
+use crate::verdict::{Decision, Verdict};
+use std::path::Path;
+use std::sync::Arc;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("cannot create cordon's home `{path}`: {detail}")]
+    Home { path: String, detail: String },
+}
+
+/// Everything a gate needs to ask for a verdict. Build one per process and share it.
+#[derive(Debug)]
+pub struct Authorizer {
+    manifest: Arc<LoadedManifest>,
+    engine: PolicyEngine,
+    audit: Arc<AuditLog>,
+    approvals: Approvals,
+}
+
+impl Authorizer {
+    /// Compiles the manifest and opens the store and audit log under `home`.
+    pub fn open(manifest: LoadedManifest, home: &Path) -> Result<Authorizer, OpenError> {
+        crate::home::create_private_dir(home).map_err(|e| OpenError::Home {
+            path: home.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        let store = Arc::new(Store::open(&home.join("cordon.db"))?);
+        let audit = Arc::new(AuditLog::new(
+            home,
+            store.clone(),
+            manifest.manifest.audit.sync,
+        )?);
+        Authorizer::with_parts(manifest, audit, Approvals::new(store))
+    }
+
+    /// Builds an authorizer over an audit log and approvals store the caller owns (a
+    /// supervisor shares one audit log among all its gates).
+    pub fn with_parts(
+        manifest: LoadedManifest,
+        audit: Arc<AuditLog>,
+        approvals: Approvals,
+    ) -> Result<Authorizer, OpenError> {
+        let compiled = compile(&manifest)?;
+        let engine = PolicyEngine::new(compiled, manifest.task_name())?;
+        Ok(Authorizer {
+            manifest: Arc::new(manifest),
+            engine,
+            audit,
+            approvals,
+        })
+    }
+
+    pub fn manifest(&self) -> &LoadedManifest {
+        &self.manifest
+    }
+
+    pub fn engine(&self) -> &PolicyEngine {
+        &self.engine
+    }
+
+    pub fn audit(&self) -> &Arc<AuditLog> {
+        &self.audit
+    }
+
+    pub fn approvals(&self) -> &Approvals {
+        &self.approvals
+    }
+
+    /// Fills in what the inventory knows about the action's target. The inventory wins
+    /// over anything a gate guessed.
+    pub fn resolve(&self, action: &Action) -> (Action, bool) {
+        let mut action = action.clone();
+        let mut known = false;
+        if let Some(target) = &mut action.target
+            && let Some(resource) = self.manifest.manifest.resource(&target.kind, &target.id)
+        {
+            target.environment = Some(resource.environment.0.clone());
+            known = true;
+        }
+        (action, known)
+    }
+
+    /// Policy alone, for `cordon explain`: no approvals consulted, nothing recorded.
+    pub fn evaluate(&self, action: &Action) -> (Action, Result<Evaluation, PolicyError>) {
+        let (action, known) = self.resolve(action);
+        let evaluation = self.engine.evaluate(&action, known);
+        (action, evaluation)
+    }
+
+    /// The verdict for `action`, recorded in the audit log before it is returned. Every
+    /// failure inside (policy, store, audit) is a deny.
+    pub fn authorize(&self, action: &Action) -> Verdict {
+        let (action, known) = self.resolve(action);
+        let verdict = match self.engine.evaluate(&action, known) {
+            Ok(evaluation) => self.apply_approvals(&action, evaluation),
+            Err(e) => Verdict::internal_error(e),
+        };
+        let entry = AuditEntry {
+            task: self.manifest.task_name().to_owned(),
+            action,
+            verdict: verdict.clone(),
+        };
+        match self.audit.append(entry) {
+            Ok(_) => verdict,
+            Err(e) => {
+                tracing::error!(error = %e, "audit append failed; denying");
+                Verdict::internal_error(format_args!("the audit log cannot be written: {e}"))
+            }
+        }
+    }
+
+    fn apply_approvals(&self, action: &Action, evaluation: Evaluation) -> Verdict {
+        match evaluation.decision {
+            Decision::Allow => Verdict::allow(evaluation.policies),
+            Decision::Deny => Verdict {
+                decision: Decision::Deny,
+                reasons: evaluation.reasons,
+                policies: evaluation.policies,
+                approval_id: None,
+            },
+            Decision::Confirm => {
+                let approval = &self.manifest.manifest.approval;
+                let production = action
+                    .target
+                    .as_ref()
+                    .and_then(|t| t.environment.as_deref())
+                    == Some("production");
+                let required = if production {
+                    approval.production_approvers.0.max(approval.approvers.0)
+                } else {
+                    approval.approvers.0
+                };
+                let request = ApprovalRequest {
+                    task: self.manifest.task_name(),
+                    action,
+                    reasons: &evaluation.reasons,
+                    ttl: approval.ttl.0,
+                    approvers_required: u32::from(required),
+                };
+                match self.approvals.consume_or_request(&request) {
+                    Ok(ApprovalOutcome::Consumed { id, approvers }) => Verdict {
+                        decision: Decision::Allow,
+                        reasons: vec![format!(
+                            "approved once by {} (approval {id})",
+                            approvers.join(" and ")
+                        )],
+                        policies: evaluation.policies,
+                        approval_id: Some(id),
+                    },
+                    Ok(ApprovalOutcome::Denied { id, by, reason }) => Verdict {
+                        decision: Decision::Deny,
+                        reasons: vec![format!(
+                            "{by} refused this action (approval {id}): {reason}; do not retry it, tell your user"
+                        )],
+                        policies: evaluation.policies,
+                        approval_id: Some(id),
+                    },
+                    Ok(ApprovalOutcome::Pending { id }) => {
+                        let mut reasons = evaluation.reasons;
+                        reasons.push(format!(
+                            "ask your user to approve it with `cordon approve {id}`, then retry the identical action"
+                        ));
+                        Verdict {
+                            decision: Decision::Confirm,
+                            reasons,
+                            policies: evaluation.policies,
+                            approval_id: Some(id),
+                        }
+                    }
+                    Err(e) => Verdict::internal_error(format_args!("approvals unavailable: {e}")),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,448 @@
+//! `cordon.toml`: one file per task that says what an agent may touch.
+//!
+//! Every struct denies unknown fields, and every value that has a format is parsed in
+//! its own `Deserialize` impl, so the toml parser attaches the offending span to each
+//! error and nothing is ever silently ignored. docs/manifest.md documents each key;
+//! keep the two in step.
+
+mod discover;
+mod error;
+mod values;
+
+pub use discover::{
+    DEFAULT_PROFILE, INIT_TEMPLATE, MANIFEST_FILE, ManifestSource, discover, load_file,
+};
+pub use error::ManifestError;
+pub use values::{CredentialSource, Glob, HostPattern, Injection, Ttl};
+
+use crate::action::Effect;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub task: TaskSection,
+    #[serde(default)]
+    pub filesystem: FilesystemSection,
+    #[serde(default)]
+    pub network: NetworkSection,
+    #[serde(default, rename = "credential")]
+    pub credentials: Vec<Credential>,
+    #[serde(default, rename = "resource")]
+    pub resources: Vec<Resource>,
+    #[serde(default)]
+    pub tools: ToolsSection,
+    #[serde(default)]
+    pub approval: ApprovalSection,
+    #[serde(default)]
+    pub audit: AuditSection,
+    #[serde(default)]
+    pub policy: PolicySection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSection {
+    pub name: Spanned<TaskName>,
+    #[serde(default)]
+    pub environment: Option<Spanned<Environment>>,
+    #[serde(default)]
+    pub ttl: Ttl,
+    /// Diagnosis mode: every effect but `read` is denied at every gate.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesystemSection {
+    #[serde(default)]
+    pub workspace: Option<String>,
+    #[serde(default)]
+    pub read: Vec<String>,
+    #[serde(default)]
+    pub write: Vec<String>,
+    #[serde(default)]
+    pub hide: Vec<Glob>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    #[serde(default)]
+    pub allow: Vec<HostPattern>,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<NetworkRule>,
+    /// Pins a host name to an address, like curl's `--resolve`; the one way to point a
+    /// name at loopback (local mocks in tests and demos).
+    #[serde(default)]
+    pub resolve: BTreeMap<String, std::net::IpAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRule {
+    pub host: HostPattern,
+    #[serde(default)]
+    pub methods: Vec<HttpMethod>,
+    #[serde(default)]
+    pub paths: Vec<Glob>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    pub name: Spanned<Identifier>,
+    pub source: CredentialSource,
+    pub hosts: Vec<HostPattern>,
+    #[serde(default)]
+    pub inject: Option<Injection>,
+    /// Operation globs this credential may be used for; empty means none.
+    #[serde(default)]
+    pub allow: Vec<Glob>,
+    /// The environment the credential's account belongs to; defaults to the task's.
+    #[serde(default)]
+    pub environment: Option<Environment>,
+    /// Variable inside the sandbox that carries the phantom token; defaults to the
+    /// variable named by an `env:` source.
+    #[serde(default)]
+    pub env_var: Option<Identifier>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resource {
+    pub kind: Identifier,
+    pub id: Spanned<String>,
+    pub environment: Environment,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsSection {
+    /// `server.tool` globs; a tool not matched does not exist for the agent.
+    #[serde(default)]
+    pub allow: Vec<Glob>,
+    /// Argument constraints, keyed by tool glob, then argument name.
+    #[serde(default)]
+    pub args: BTreeMap<String, BTreeMap<String, ArgConstraint>>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum ArgConstraint {
+    /// The argument must equal this string.
+    Equals(String),
+    /// The argument must be one of these strings.
+    OneOf(Vec<String>),
+    /// The argument must match this glob.
+    Matches(Glob),
+    /// The argument is a path that must stay inside the named area.
+    Within(PathArea),
+    /// The argument is classified as this language, and the result is the call's effect.
+    Classify(Language),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PathArea {
+    Workspace,
+    Writable,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    Sql,
+    Shell,
+    Graphql,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalSection {
+    #[serde(default = "default_require")]
+    pub require: Vec<EffectName>,
+    #[serde(default = "one")]
+    pub approvers: Approvers,
+    /// Distinct approvers for actions on production-tagged resources.
+    #[serde(default = "one")]
+    pub production_approvers: Approvers,
+    #[serde(default = "default_approval_ttl")]
+    pub ttl: Ttl,
+    #[serde(default)]
+    pub mode: ApprovalMode,
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+}
+
+impl Default for ApprovalSection {
+    fn default() -> Self {
+        ApprovalSection {
+            require: default_require(),
+            approvers: one(),
+            production_approvers: one(),
+            ttl: default_approval_ttl(),
+            mode: ApprovalMode::default(),
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+fn default_require() -> Vec<EffectName> {
+    [
+        Effect::Destroy,
+        Effect::Publish,
+        Effect::SecretRead,
+        Effect::Unknown,
+    ]
+    .into_iter()
+    .map(EffectName)
+    .collect()
+}
+
+fn one() -> Approvers {
+    Approvers(1)
+}
+
+fn default_approval_ttl() -> Ttl {
+    Ttl(std::time::Duration::from_secs(15 * 60))
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalMode {
+    /// Answer `confirmation_required` at once; the agent retries after approval.
+    #[default]
+    Ask,
+    /// Hold the request open until a human decides or the approval expires.
+    Hold,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Slack,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    #[serde(default)]
+    pub sync: SyncPolicy,
+}
+
+/// When the audit writer calls fdatasync.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPolicy {
+    /// Every group of records is on disk before any of their verdicts is returned.
+    #[default]
+    Batch,
+    /// Records are written (safe from a crash of cordon) before the verdict, and flushed
+    /// to disk by the operating system in its own time (lost only if the machine dies).
+    Os,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// Extra Cedar policy files, relative to the manifest.
+    #[serde(default)]
+    pub include: Vec<String>,
+}
+
+/// Task and credential names: what audit files and policy ids are made of.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Identifier(pub String);
+
+/// The task name doubles as the audit chain's file name, so it is an [`Identifier`].
+pub type TaskName = Identifier;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EffectName(pub Effect);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Approvers(pub u8);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpMethod(pub String);
+
+/// A manifest that parsed and validated, with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedManifest {
+    pub manifest: Manifest,
+    /// Where it was read from; `None` for the built-in default profile.
+    pub path: Option<PathBuf>,
+    /// The directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// Raw Cedar policies from `[policy] include`, as (file, text).
+    pub extra_policies: Vec<(PathBuf, String)>,
+}
+
+impl LoadedManifest {
+    pub fn task_name(&self) -> &str {
+        &self.manifest.task.name.get_ref().0
+    }
+
+    pub fn environment(&self) -> Option<&str> {
+        self.manifest
+            .task
+            .environment
+            .as_ref()
+            .map(|e| e.get_ref().0.as_str())
+    }
+
+    /// The workspace as an absolute path.
+    pub fn workspace(&self) -> PathBuf {
+        let ws = self.manifest.filesystem.workspace.as_deref().unwrap_or(".");
+        absolutize(&self.base_dir, ws)
+    }
+
+    pub fn resolve_path(&self, path: &str) -> PathBuf {
+        absolutize(&self.base_dir, path)
+    }
+}
+
+/// Makes `path` absolute against `base` and expands a leading `~`, without touching the
+/// file system (the path may not exist yet, and symlinks are the sandbox's business).
+pub fn absolutize(base: &Path, path: &str) -> PathBuf {
+    let expanded = match path.strip_prefix("~/") {
+        Some(rest) => home_dir().join(rest),
+        None if path == "~" => home_dir(),
+        None => PathBuf::from(path),
+    };
+    let joined = if expanded.is_absolute() {
+        expanded
+    } else {
+        base.join(expanded)
+    };
+    normalize_lexically(&joined)
+}
+
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn normalize_lexically(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+impl Manifest {
+    /// Parses and validates manifest text. `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::from_toml(origin, text, &e))?;
+        manifest.validate(origin, text)?;
+        Ok(manifest)
+    }
+
+    /// Checks that need more than one value at a time.
+    fn validate(&self, origin: &str, text: &str) -> Result<(), ManifestError> {
+        let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+        for credential in &self.credentials {
+            let name = credential.name.get_ref().0.as_str();
+            if seen.insert(name, ()).is_some() {
+                return Err(ManifestError::at(
+                    origin,
+                    text,
+                    credential.name.span(),
+                    format!("credential `{name}` is declared twice"),
+                    Some("give each [[credential]] its own name".to_owned()),
+                ));
+            }
+            if credential.hosts.is_empty() {
+                return Err(ManifestError::at(
+                    origin,
+                    text,
+                    credential.name.span(),
+                    format!("credential `{name}` lists no hosts"),
+                    Some("add `hosts = [\"api.example.com\"]`: the hosts the real secret may be sent to".to_owned()),
+                ));
+            }
+            if credential.env_var.is_none()
+                && !matches!(credential.source, CredentialSource::Env(_))
+            {
+                return Err(ManifestError::at(
+                    origin,
+                    text,
+                    credential.name.span(),
+                    format!("credential `{name}` needs `env_var`"),
+                    Some("say which variable inside the sandbox carries its phantom token, e.g. `env_var = \"API_TOKEN\"`".to_owned()),
+                ));
+            }
+        }
+        let mut resources: BTreeMap<(&str, &str), ()> = BTreeMap::new();
+        for resource in &self.resources {
+            let key = (resource.kind.0.as_str(), resource.id.get_ref().as_str());
+            if resources.insert(key, ()).is_some() {
+                return Err(ManifestError::at(
+                    origin,
+                    text,
+                    resource.id.span(),
+                    format!("resource {} `{}` is declared twice", key.0, key.1),
+                    None,
+                ));
+            }
+            if resource.id.get_ref().is_empty() {
+                return Err(ManifestError::at(
+                    origin,
+                    text,
+                    resource.id.span(),
+                    "resource id is empty".to_owned(),
+                    None,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn resource(&self, kind: &str, id: &str) -> Option<&Resource> {
+        self.resources
+            .iter()
+            .find(|r| r.kind.0 == kind && r.id.get_ref() == id)
+    }
+
+    pub fn credential(&self, name: &str) -> Option<&Credential> {
+        self.credentials.iter().find(|c| c.name.get_ref().0 == name)
+    }
+
+    pub fn requires_approval(&self, effect: Effect) -> bool {
+        self.approval.require.iter().any(|e| e.0 == effect)
+    }
+}
+
+#[cfg(test)]
+#[path = "manifest_tests.rs"]
+mod tests;

@@ -1,0 +1,111 @@
+//! The SQLite database under `$CORDON_HOME`: the audit index and the approvals queue.
+//!
+//! rusqlite rather than sqlx: every hook invocation is a short process on the agent's
+//! critical path, and a synchronous connection opens in microseconds without an async
+//! runtime. A shared PostgreSQL queue (the approvals issue) can sit beside it because
+//! sqlx's Postgres driver does not bundle a second SQLite.
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open cordon's database `{path}`: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cordon's database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("cordon's database is unusable: a previous user panicked while holding it")]
+    Poisoned,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_index (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    task      TEXT    NOT NULL,
+    seq       INTEGER NOT NULL,
+    time      TEXT    NOT NULL,
+    gate      TEXT    NOT NULL,
+    effect    TEXT    NOT NULL,
+    decision  TEXT    NOT NULL,
+    operation TEXT    NOT NULL,
+    hash      TEXT    NOT NULL,
+    offset    INTEGER NOT NULL,
+    UNIQUE (task, seq)
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    id                 TEXT    PRIMARY KEY,
+    task               TEXT    NOT NULL,
+    gate               TEXT    NOT NULL,
+    action_hash        TEXT    NOT NULL,
+    action_json        TEXT    NOT NULL,
+    summary            TEXT    NOT NULL,
+    reason             TEXT    NOT NULL,
+    created_at         INTEGER NOT NULL,
+    expires_at         INTEGER NOT NULL,
+    approvers_required INTEGER NOT NULL,
+    state              TEXT    NOT NULL,
+    decided_by         TEXT,
+    note               TEXT,
+    consumed_at        INTEGER
+);
+CREATE TABLE IF NOT EXISTS approval_votes (
+    approval_id TEXT    NOT NULL REFERENCES approvals(id),
+    approver    TEXT    NOT NULL,
+    decided_at  INTEGER NOT NULL,
+    note        TEXT,
+    PRIMARY KEY (approval_id, approver)
+);
+CREATE INDEX IF NOT EXISTS approvals_by_action ON approvals (task, action_hash, state);
+";
+
+/// One connection, shared by the threads of one process. Other processes open their
+/// own; WAL mode and a busy timeout let them take turns.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_error)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_error)?;
+        // WAL lets readers (audit tail, the UI) run beside writers; NORMAL sync is
+        // durable across a crash of cordon, and the chain files, not this index, are
+        // the record of truth.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_error)?;
+        conn.execute_batch(SCHEMA).map_err(open_error)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+}
