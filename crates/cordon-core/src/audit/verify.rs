@@ -160,6 +160,14 @@ pub fn verify_chain(home: &Path, store: &Store, task: &str) -> Result<VerifyRepo
             report.problem = Some(Problem::Edited { line: line_no, seq });
             return Ok(report);
         }
+        if seq > expected && appears_later(&lines[index..], expected) {
+            report.problem = Some(Problem::OutOfOrder {
+                line: line_no,
+                expected,
+                found: seq,
+            });
+            return Ok(report);
+        }
         if seq > expected {
             report.problem = Some(Problem::Missing {
                 line: line_no,
@@ -210,6 +218,14 @@ pub fn verify_chain(home: &Path, store: &Store, task: &str) -> Result<VerifyRepo
         _ => {}
     }
     Ok(report)
+}
+
+/// Whether a record numbered `seq` stands somewhere in `lines`: tells a record moved
+/// from one that is gone.
+fn appears_later(lines: &[String], seq: u64) -> bool {
+    lines
+        .iter()
+        .any(|line| serde_json::from_str::<AuditRecord>(line).is_ok_and(|r| r.body.seq == seq))
 }
 
 fn indexed_head(store: &Store, task: &str) -> Result<Option<(u64, String)>, VerifyError> {

@@ -1,0 +1,2 @@
+//! Integration tests for cordon-core, as one binary so the linker runs once.
+mod suite;

@@ -1,0 +1,244 @@
+use cordon_core::audit::{AuditEntry, AuditLog, Problem, chain_path, verify_chain};
+use cordon_core::manifest::SyncPolicy;
+use cordon_core::store::Store;
+use cordon_core::{Action, Effect, Gate, Verdict};
+use std::path::Path;
+use std::sync::Arc;
+
+fn log(home: &Path) -> AuditLog {
+    let store = Arc::new(Store::open(&home.join("cordon.db")).unwrap());
+    AuditLog::new(home, store, SyncPolicy::Batch).unwrap()
+}
+
+fn entry(task: &str, n: usize) -> AuditEntry {
+    AuditEntry {
+        task: task.to_owned(),
+        action: Action::new(Gate::Hook, "shell.exec", Effect::Read)
+            .with_detail(format!("echo {n}")),
+        verdict: Verdict::allow(vec!["baseline.read".into()]),
+    }
+}
+
+/// A chain of `n` records for task "t".
+fn chain(n: usize) -> (tempfile::TempDir, Vec<String>) {
+    let home = tempfile::tempdir().unwrap();
+    let log = log(home.path());
+    for i in 0..n {
+        log.append(entry("t", i)).unwrap();
+    }
+    let text = std::fs::read_to_string(chain_path(home.path(), "t")).unwrap();
+    let lines = text.lines().map(str::to_owned).collect();
+    (home, lines)
+}
+
+fn rewrite(home: &Path, lines: &[String]) {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(chain_path(home, "t"), text).unwrap();
+}
+
+fn verify(home: &Path) -> cordon_core::audit::VerifyReport {
+    let store = Store::open(&home.join("cordon.db")).unwrap();
+    verify_chain(home, &store, "t").unwrap()
+}
+
+#[test]
+fn an_untouched_chain_verifies() {
+    let (home, lines) = chain(5);
+    let report = verify(home.path());
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.verified, lines.len()), (5, 5));
+}
+
+#[test]
+fn an_edited_record_is_named() {
+    let (home, mut lines) = chain(5);
+    lines[2] = lines[2].replace("\"allow\"", "\"deny\"");
+    rewrite(home.path(), &lines);
+    let report = verify(home.path());
+    assert_eq!(report.problem, Some(Problem::Edited { line: 3, seq: 3 }));
+    assert_eq!(report.verified, 2);
+}
+
+#[test]
+fn an_edit_with_a_recomputed_hash_breaks_the_next_link() {
+    let (home, mut lines) = chain(5);
+    let mut record: cordon_core::audit::AuditRecord = serde_json::from_str(&lines[1]).unwrap();
+    record.body.action.detail = "rm -rf /".into();
+    let resealed = record.body.clone().seal();
+    lines[1] = resealed.to_line();
+    rewrite(home.path(), &lines);
+    assert_eq!(
+        verify(home.path()).problem,
+        Some(Problem::BrokenLink { line: 3, seq: 3 })
+    );
+}
+
+#[test]
+fn a_deleted_record_is_named() {
+    let (home, mut lines) = chain(5);
+    lines.remove(1);
+    rewrite(home.path(), &lines);
+    assert_eq!(
+        verify(home.path()).problem,
+        Some(Problem::Missing {
+            line: 2,
+            expected: 2,
+            found: 3
+        })
+    );
+}
+
+#[test]
+fn an_inserted_record_is_named() {
+    let (home, mut lines) = chain(5);
+    let copy = lines[1].clone();
+    lines.insert(2, copy);
+    rewrite(home.path(), &lines);
+    assert_eq!(
+        verify(home.path()).problem,
+        Some(Problem::OutOfOrder {
+            line: 3,
+            expected: 3,
+            found: 2
+        })
+    );
+}
+
+#[test]
+fn reordered_records_are_named() {
+    let (home, mut lines) = chain(5);
+    lines.swap(1, 3);
+    rewrite(home.path(), &lines);
+    assert_eq!(
+        verify(home.path()).problem,
+        Some(Problem::OutOfOrder {
+            line: 2,
+            expected: 2,
+            found: 4
+        })
+    );
+}
+
+#[test]
+fn a_truncated_chain_is_caught_by_the_index() {
+    let (home, mut lines) = chain(5);
+    lines.truncate(3);
+    rewrite(home.path(), &lines);
+    let report = verify(home.path());
+    assert_eq!(
+        report.problem,
+        Some(Problem::Truncated {
+            chain_last: 3,
+            indexed_last: 5
+        })
+    );
+    assert_eq!(report.verified, 3);
+}
+
+#[test]
+fn a_deleted_chain_file_is_caught_by_the_index() {
+    let (home, _) = chain(2);
+    std::fs::remove_file(chain_path(home.path(), "t")).unwrap();
+    assert_eq!(
+        verify(home.path()).problem,
+        Some(Problem::ChainMissing { indexed_last: 2 })
+    );
+}
+
+#[test]
+fn a_torn_last_line_is_reported_and_the_rest_verifies_then_set_aside_on_append() {
+    let (home, lines) = chain(4);
+    let path = chain_path(home.path(), "t");
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text.push_str(&lines[3][..40]);
+    std::fs::write(&path, &text).unwrap();
+    let report = verify(home.path());
+    assert!(report.intact(), "{report:?}");
+    assert_eq!((report.verified, report.torn_bytes), (4, Some(40)));
+
+    log(home.path()).append(entry("t", 99)).unwrap();
+    let report = verify(home.path());
+    assert!(report.intact() && report.torn_bytes.is_none(), "{report:?}");
+    assert_eq!(report.verified, 5);
+    let torn = std::fs::read_to_string(path.with_extension("jsonl.torn")).unwrap();
+    assert_eq!(torn.trim_end(), &lines[3][..40]);
+}
+
+#[test]
+fn concurrent_threads_never_fork_the_chain() {
+    let home = tempfile::tempdir().unwrap();
+    let log = Arc::new(log(home.path()));
+    std::thread::scope(|s| {
+        for t in 0..16 {
+            let log = log.clone();
+            s.spawn(move || {
+                for i in 0..50 {
+                    log.append(entry("t", t * 1000 + i)).unwrap();
+                }
+            });
+        }
+    });
+    let report = verify(home.path());
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.verified, 800);
+}
+
+const CHILD_ENV: &str = "CORDON_TEST_AUDIT_CHILD_HOME";
+
+/// Re-executed as a child process by the test below: appends 100 records.
+#[test]
+fn audit_child_writer() {
+    let Some(home) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let log = log(Path::new(&home));
+    for i in 0..100 {
+        log.append(entry("t", i)).unwrap();
+    }
+}
+
+#[test]
+fn concurrent_processes_never_interleave_or_fork_the_chain() {
+    let home = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "suite::audit::audit_child_writer",
+                    "--test-threads=1",
+                ])
+                .env(CHILD_ENV, home.path())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let in_process = log(home.path());
+    for i in 0..100 {
+        in_process.append(entry("t", i)).unwrap();
+    }
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let report = verify(home.path());
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.verified, 700);
+}
+
+#[test]
+fn tasks_get_separate_chains() {
+    let home = tempfile::tempdir().unwrap();
+    let log = log(home.path());
+    log.append(entry("a", 1)).unwrap();
+    log.append(entry("b", 1)).unwrap();
+    let receipt = log.append(entry("a", 2)).unwrap();
+    assert_eq!((receipt.task.as_str(), receipt.seq), ("a", 2));
+    assert_eq!(
+        cordon_core::audit::list_tasks(home.path()).unwrap(),
+        vec!["a", "b"]
+    );
+}

@@ -1,0 +1,5 @@
+mod approvals;
+mod audit;
+mod authorize;
+mod common;
+mod policy;
