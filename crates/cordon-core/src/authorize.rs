@@ -3,7 +3,7 @@
 use crate::action::Action;
 use crate::approvals::{ApprovalOutcome, ApprovalRequest, Approvals};
 use crate::audit::{AuditEntry, AuditLog};
-use crate::manifest::LoadedManifest;
+use crate::manifest::{LoadedManifest, Manifest};
 use crate::policy::{Evaluation, PolicyEngine, PolicyError, compile};
 use crate::store::{Store, StoreError};
 use crate::verdict::{Decision, Verdict};
@@ -21,6 +21,32 @@ pub enum OpenError {
     Audit(#[from] crate::audit::AuditError),
     #[error("cannot create cordon's home `{path}`: {detail}")]
     Home { path: String, detail: String },
+}
+
+/// Fills in what the inventory knows about the action's target; the inventory wins
+/// over anything a gate guessed. Returns whether the target is in the inventory.
+pub fn resolve_target(manifest: &Manifest, action: &Action) -> (Action, bool) {
+    let mut action = action.clone();
+    let mut known = false;
+    if let Some(target) = &mut action.target
+        && let Some(resource) = manifest.resource(&target.kind, &target.id)
+    {
+        target.environment = Some(resource.environment.0.clone());
+        known = true;
+    }
+    (action, known)
+}
+
+/// Policy's answer for `action` with its target resolved, for `cordon explain` and
+/// anything else that must decide without recording.
+pub fn evaluate(
+    manifest: &Manifest,
+    engine: &PolicyEngine,
+    action: &Action,
+) -> (Action, Result<Evaluation, PolicyError>) {
+    let (action, known) = resolve_target(manifest, action);
+    let evaluation = engine.evaluate(&action, known);
+    (action, evaluation)
 }
 
 /// Everything a gate needs to ask for a verdict. Build one per process and share it.
@@ -81,31 +107,15 @@ impl Authorizer {
         &self.approvals
     }
 
-    /// Fills in what the inventory knows about the action's target. The inventory wins
-    /// over anything a gate guessed.
-    pub fn resolve(&self, action: &Action) -> (Action, bool) {
-        let mut action = action.clone();
-        let mut known = false;
-        if let Some(target) = &mut action.target
-            && let Some(resource) = self.manifest.manifest.resource(&target.kind, &target.id)
-        {
-            target.environment = Some(resource.environment.0.clone());
-            known = true;
-        }
-        (action, known)
-    }
-
-    /// Policy alone, for `cordon explain`: no approvals consulted, nothing recorded.
+    /// Policy alone: no approvals consulted, nothing recorded.
     pub fn evaluate(&self, action: &Action) -> (Action, Result<Evaluation, PolicyError>) {
-        let (action, known) = self.resolve(action);
-        let evaluation = self.engine.evaluate(&action, known);
-        (action, evaluation)
+        evaluate(&self.manifest.manifest, &self.engine, action)
     }
 
     /// The verdict for `action`, recorded in the audit log before it is returned. Every
     /// failure inside (policy, store, audit) is a deny.
     pub fn authorize(&self, action: &Action) -> Verdict {
-        let (action, known) = self.resolve(action);
+        let (action, known) = resolve_target(&self.manifest.manifest, action);
         let verdict = match self.engine.evaluate(&action, known) {
             Ok(evaluation) => self.apply_approvals(&action, evaluation),
             Err(e) => Verdict::internal_error(e),

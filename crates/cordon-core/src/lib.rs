@@ -17,5 +17,5 @@ pub mod store;
 pub mod verdict;
 
 pub use action::{Action, Effect, Gate, Target};
-pub use authorize::{Authorizer, OpenError};
+pub use authorize::{Authorizer, OpenError, evaluate, resolve_target};
 pub use verdict::{Decision, Verdict};

@@ -6,6 +6,7 @@
 //! chain's head under that lock, so the chain never forks or interleaves.
 
 mod chain;
+pub mod query;
 mod record;
 mod verify;
 mod writer;

@@ -167,13 +167,17 @@ impl PolicyEngine {
 
     fn ask(&self, request: &Request, set: &PolicySet) -> Answer {
         let response = self.authorizer.is_authorized(request, set, &self.entities);
+        // Cedar reports determining policies as a set; sorted, verdicts and audit
+        // records read the same every time.
+        let mut policies: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
+        policies.sort();
         Answer {
             decision: response.decision(),
-            policies: response
-                .diagnostics()
-                .reason()
-                .map(|id| id.to_string())
-                .collect(),
+            policies,
             errors: response
                 .diagnostics()
                 .errors()

@@ -1,0 +1,170 @@
+//! The command line: every subcommand, documented where it is declared so `--help`
+//! teaches.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cordon",
+    version,
+    about = "The containment layer for AI agents: every control outside the agent, failing closed.",
+    long_about = "The containment layer for AI agents.\n\n\
+cordon makes destructive calls impossible rather than discouraged: a task's capability \
+declaration (cordon.toml) says what an agent may touch, every gate asks one decision path \
+(Cedar policy, human approvals, a hash-chained audit log), and anything cordon cannot \
+decide is denied.",
+    after_help = "Examples:\n  \
+cordon demo                        replay the volumeDelete incident against cordon\n  \
+cordon init                        write a commented cordon.toml here\n  \
+cordon policy check                validate the cordon.toml found from here\n  \
+cordon explain action.json         show the verdict for an action and why\n  \
+cordon audit tail -f               follow every decision as it is made\n  \
+cordon audit verify                check every audit chain for tampering\n\n\
+State lives in $CORDON_HOME (default: $XDG_STATE_HOME/cordon or ~/.local/state/cordon).\n\
+Set CORDON_LOG=debug for diagnostics on stderr."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PolicyArg {
+    /// The capability declaration to use. Default: cordon.toml found upward from the
+    /// working directory, else the built-in default profile.
+    #[arg(long, short = 'p', value_name = "FILE", global = true)]
+    pub policy: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay the volumeDelete incident through cordon's decision path
+    #[command(
+        after_help = "Example:\n  cordon demo\n  cordon demo --keep    keep the demo's audit chain under $CORDON_HOME"
+    )]
+    Demo(DemoArgs),
+
+    /// Write a commented starter cordon.toml that passes validation
+    #[command(after_help = "Examples:\n  cordon init\n  cordon init infra/cordon.toml --force")]
+    Init(InitArgs),
+
+    /// Validate and inspect a capability declaration
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+
+    /// Show the verdict for an action given as JSON, and the policies that made it
+    #[command(
+        after_help = "The action is read from FILE, or stdin when FILE is `-` or absent. Example:\n\n  \
+echo '{\"gate\":\"http\",\"operation\":\"graphql.mutation.volumeDelete\",\"effect\":\"destroy\",\n        \
+\"credential\":\"railway\",\"host\":\"backboard.railway.com\",\n        \
+\"target\":{\"kind\":\"railway.volume\",\"id\":\"vol_prod_7f3\"}}' | cordon explain\n\n\
+Fields: gate (hook|sandbox|http|mcp|sql|cli), operation, effect (read|write|destroy|\n\
+exfiltrate|secret_read|publish|unknown), and optionally target {kind,id,environment},\n\
+credential, host, method, path, url_path, tool, detail.\n\n\
+explain evaluates policy only: it consults no approvals and records nothing."
+    )]
+    Explain(ExplainArgs),
+
+    /// Read, follow, export and verify the audit log
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Record the demo in $CORDON_HOME instead of a throwaway directory.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(default_value = "cordon.toml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a manifest (and the Cedar files it includes); non-zero exit on any error
+    #[command(
+        after_help = "Examples:\n  cordon policy check\n  cordon policy check infra/cordon.toml\n  cordon policy check --cedar    also print the compiled Cedar policies"
+    )]
+    Check {
+        /// The manifest to check. Default: the one cordon would use from here.
+        file: Option<PathBuf>,
+        /// Print the Cedar policies the manifest compiles to.
+        #[arg(long)]
+        cedar: bool,
+    },
+    /// Print the Cedar schema every request is shaped by (for writing your own policies)
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub policy: PolicyArg,
+    /// JSON file holding the action; `-` or absent reads stdin.
+    pub file: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// One record per line, exactly as stored in the chain.
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the latest decisions of every task; -f keeps following
+    #[command(
+        after_help = "Examples:\n  cordon audit tail\n  cordon audit tail -n 50 --json\n  cordon audit tail -f"
+    )]
+    Tail {
+        /// How many records to print first.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+        /// Keep printing records as they are appended.
+        #[arg(short, long)]
+        follow: bool,
+        /// Print records as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print every record of one task's chain
+    Show {
+        task: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write records to stdout for another system
+    #[command(
+        after_help = "Examples:\n  cordon audit export --format jsonl > audit.jsonl\n  cordon audit export fix-staging-domains"
+    )]
+    Export {
+        /// Only this task's chain; default: every task.
+        task: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+    /// Check chains for edited, deleted, inserted, reordered or cut-off records
+    #[command(
+        after_help = "Exit status: 0 when every chain is intact (a torn last line from a crash is\n\
+reported but is not tampering), 1 when any chain was tampered with, naming the\n\
+first record that was.\n\nExamples:\n  cordon audit verify\n  cordon audit verify fix-staging-domains --json"
+    )]
+    Verify {
+        /// Only this task; default: every task.
+        task: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,38 @@
+//! One function per subcommand.
+
+mod audit;
+mod demo;
+mod explain;
+mod init;
+mod policy;
+
+use crate::cli::{Cli, Command};
+use anyhow::{Context, Result};
+use cordon_core::manifest::{self, LoadedManifest, ManifestSource};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Demo(args) => demo::run(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Policy(command) => policy::run(command),
+        Command::Explain(args) => explain::run(&args),
+        Command::Audit(command) => audit::run(command),
+    }
+}
+
+/// The manifest every command uses: `--policy`, else discovered, else the default.
+fn load_manifest(explicit: Option<&Path>) -> Result<(LoadedManifest, ManifestSource)> {
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    Ok(manifest::discover(explicit, &cwd)?)
+}
+
+fn describe_source(source: &ManifestSource) -> String {
+    match source {
+        ManifestSource::Explicit(p) | ManifestSource::Discovered(p) => p.display().to_string(),
+        ManifestSource::BuiltinDefault => {
+            "built-in default profile (no cordon.toml found; `cordon init` writes one)".to_owned()
+        }
+    }
+}

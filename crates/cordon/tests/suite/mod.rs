@@ -1,0 +1,5 @@
+mod audit_cli;
+mod common;
+mod demo;
+mod explain;
+mod policy_cli;
