@@ -2,6 +2,7 @@
 //! `@reason` template that `authorize()` fills in for the agent, so a refusal says
 //! what was refused and why in the manifest's own terms.
 
+use super::scope::{CredentialScope, Needs, Scope};
 use super::{PolicyError, SCHEMA};
 use crate::action::Effect;
 use crate::manifest::{Glob, HostPattern, LoadedManifest};
@@ -19,6 +20,8 @@ pub struct PolicyOrigin {
     pub reason: Option<String>,
     /// True for confirmation triggers.
     pub confirm: bool,
+    /// What a request must have for this policy to possibly match.
+    pub scope: Scope,
 }
 
 #[derive(Debug, Clone)]
@@ -34,7 +37,15 @@ struct Builder {
 }
 
 impl Builder {
-    fn add(&mut self, id: &str, source: &str, reason: &str, confirm: bool, body: String) {
+    fn add(
+        &mut self,
+        id: &str,
+        source: &str,
+        reason: &str,
+        confirm: bool,
+        scope: Scope,
+        body: String,
+    ) {
         let text = format!("@id({id:?})\n@reason({})\n{body}", cedar_string(reason));
         self.policies.push((
             id.to_owned(),
@@ -43,6 +54,7 @@ impl Builder {
                 text,
                 reason: Some(reason.to_owned()),
                 confirm,
+                scope,
             },
         ));
     }
@@ -131,6 +143,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
         "built-in",
         "reading is allowed",
         false,
+        Scope::effects(&[Effect::Read]),
         "permit(principal, action == Cordon::Action::\"read\", resource);".to_owned(),
     );
     b.add(
@@ -138,6 +151,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
         "built-in",
         "writing is allowed",
         false,
+        Scope::effects(&[Effect::Write]),
         "permit(principal, action == Cordon::Action::\"write\", resource);".to_owned(),
     );
     for effect in &m.approval.require {
@@ -148,6 +162,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
             "manifest [approval] require",
             "allowed once a human approves",
             false,
+            Scope::effects(&[effect]),
             format!(
                 "permit(principal, action == {}, resource);",
                 action_uid(effect)
@@ -158,6 +173,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
             "manifest [approval] require",
             &format!("{} needs a human's approval: {{action}}", effect.as_str()),
             true,
+            Scope::effects(&[effect]),
             format!(
                 "permit(principal, action == {}, resource);",
                 action_uid(effect)
@@ -198,6 +214,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
             writable.join(", ")
         ),
         true,
+        Scope::effects(&[Effect::Write, Effect::Destroy]).with_needs(Needs::PATH),
         format!(
             "permit(principal, action in [Cordon::Action::\"write\", Cordon::Action::\"destroy\"], resource)\nwhen {{ context has path }}\nunless {{ {} }};",
             any_of(inside)
@@ -210,6 +227,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
         "built-in",
         "{resource} is tagged production; destroying it always needs a human",
         true,
+        Scope::effects(&[Effect::Destroy]).with_needs(Needs::RESOURCE_ENVIRONMENT),
         "permit(principal, action == Cordon::Action::\"destroy\", resource)\nwhen { context has resource_environment && context.resource_environment == \"production\" };".to_owned(),
     );
     b.add(
@@ -217,6 +235,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
         "built-in",
         "{resource} is not in the manifest's [[resource]] inventory, so cordon cannot verify which environment it belongs to; destroying it needs a human",
         true,
+        Scope::effects(&[Effect::Destroy]).with_needs(Needs::RESOURCE_ID),
         "permit(principal, action == Cordon::Action::\"destroy\", resource)\nwhen { context has resource_id && !context.resource_known };".to_owned(),
     );
 
@@ -226,6 +245,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
             "manifest [task] read_only",
             "this task is read-only (diagnosis): {effect} is refused; ask the user to start a task that may act",
             false,
+            Scope::always(),
             "forbid(principal, action, resource)\nunless { action == Cordon::Action::\"read\" };".to_owned(),
         );
     }
@@ -238,6 +258,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
                 "{{resource}} belongs to environment {{resource_environment}}, and this task is scoped to `{env}`; ask the user to do it, or to run a task for that environment"
             ),
             false,
+            Scope::needs(Needs::RESOURCE_ENVIRONMENT),
             format!(
                 "forbid(principal, action, resource)\nwhen {{ context has resource_environment && context.resource_environment != {} }};",
                 cedar_string(env)
@@ -255,6 +276,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
         "manifest [network] allow",
         "host {host} is not in [network] allow; ask the user to add it if the task needs it",
         false,
+        Scope::needs(Needs::HOST),
         format!(
             "forbid(principal, action, resource)\nwhen {{ context has host }}\nunless {{ {} }};",
             any_of(host_terms("context.host", &hosts))
@@ -276,6 +298,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
                     rule.methods.iter().map(|x| x.0.as_str()).collect::<Vec<_>>().join(", ")
                 ),
                 false,
+                Scope::needs(Needs::HOST.and(Needs::METHOD)),
                 format!(
                     "forbid(principal, action, resource)\nwhen {{ context has host && ({host}) && context has method }}\nunless {{ {} }};",
                     any_of(methods)
@@ -293,6 +316,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
                 &format!("manifest [[network.rule]] #{} ({})", index + 1, rule.host.0),
                 "path {url_path} on {host} is outside the paths [[network.rule]] allows",
                 false,
+                Scope::needs(Needs::HOST.and(Needs::URL_PATH)),
                 format!(
                     "forbid(principal, action, resource)\nwhen {{ context has host && ({host}) && context has url_path }}\nunless {{ {} }};",
                     any_of(paths)
@@ -318,6 +342,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
         "manifest [[credential]]",
         "credential `{credential}` is not declared in the manifest",
         false,
+        Scope::always().with_credential(CredentialScope::Undeclared),
         format!(
             "forbid(principal, action, resource)\nwhen {{ context has credential }}\nunless {{ {} }};",
             any_of(names)
@@ -339,6 +364,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
                 c.hosts.iter().map(|h| h.0.as_str()).collect::<Vec<_>>().join(", ")
             ),
             false,
+            Scope::needs(Needs::HOST).with_credential(CredentialScope::Named(name.clone())),
             format!(
                 "forbid(principal, action, resource)\nwhen {{ {is_this} && context has host }}\nunless {{ {} }};",
                 any_of(host_terms("context.host", &host_list))
@@ -365,6 +391,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
                 "credential `{name}` is not scoped for {{operation}} (it may do: {scope_words}); ask the user to do this themselves"
             ),
             false,
+            Scope::always().with_credential(CredentialScope::Named(name.clone())),
             format!(
                 "forbid(principal, action, resource)\nwhen {{ {is_this} }}\nunless {{ {} }};",
                 any_of(scopes)
@@ -383,6 +410,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
                     "credential `{name}` belongs to `{env}`, but {{resource}} belongs to {{resource_environment}}"
                 ),
                 false,
+                Scope::needs(Needs::RESOURCE_ENVIRONMENT).with_credential(CredentialScope::Named(name.clone())),
                 format!(
                     "forbid(principal, action, resource)\nwhen {{ {is_this} && context has resource_environment && context.resource_environment != {} }};",
                     cedar_string(&env)
@@ -403,6 +431,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
         "manifest [tools] allow",
         "tool {tool} is not declared for this task",
         false,
+        Scope::needs(Needs::TOOL),
         format!(
             "forbid(principal, action, resource)\nwhen {{ context has tool }}\nunless {{ {} }};",
             any_of(tools)
@@ -452,6 +481,7 @@ fn assemble(
                 .unwrap_or_else(|| format!("{}#{}", file_name, index + 1));
             let is_confirm = policy.annotation("confirm").is_some();
             let origin = PolicyOrigin {
+                scope: Scope::always(),
                 source: file_name.clone(),
                 text: policy.to_string(),
                 reason: policy

@@ -1,5 +1,6 @@
 //! Evaluating one action against the compiled policy sets.
 
+use super::scope::{CredentialSlot, Needs, SliceKey};
 use super::{CompiledPolicy, PolicyError};
 use crate::action::{Action, Effect};
 use crate::verdict::Decision;
@@ -7,7 +8,9 @@ use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
     PolicySet, Request, RestrictedExpression,
 };
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 
 /// The outcome of policy alone, before approvals are consulted.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,9 +22,20 @@ pub struct Evaluation {
     pub reasons: Vec<String>,
 }
 
+/// The policies one kind of request can match (see `scope.rs`).
+#[derive(Debug)]
+struct Slice {
+    main: PolicySet,
+    confirm: PolicySet,
+}
+
 #[derive(Debug)]
 pub struct PolicyEngine {
     compiled: CompiledPolicy,
+    credentials: HashSet<String>,
+    /// Built on first use: a hook process sees one or two kinds of request, a
+    /// supervisor a few dozen.
+    slices: RwLock<HashMap<SliceKey, Arc<Slice>>>,
     authorizer: Authorizer,
     entities: Entities,
     principal: EntityUid,
@@ -44,8 +58,18 @@ impl PolicyEngine {
             .into_iter()
             .map(|e| uid("Cordon::Action", e.as_str()).map(|u| (e, u)))
             .collect::<Result<Vec<_>, _>>()?;
+        let credentials = compiled
+            .origins
+            .values()
+            .filter_map(|o| match &o.scope.credential {
+                super::CredentialScope::Named(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
         Ok(PolicyEngine {
             compiled,
+            credentials,
+            slices: RwLock::new(HashMap::new()),
             authorizer: Authorizer::new(),
             entities: Entities::empty(),
             principal: uid("Cordon::Task", task)?,
@@ -65,8 +89,34 @@ impl PolicyEngine {
         action: &Action,
         resource_known: bool,
     ) -> Result<Evaluation, PolicyError> {
+        let slice = self.slice(action)?;
+        self.evaluate_in(action, resource_known, &slice.main, &slice.confirm)
+    }
+
+    /// The same decision against every policy, without slicing: the reference the
+    /// slicing is tested against.
+    pub fn evaluate_unsliced(
+        &self,
+        action: &Action,
+        resource_known: bool,
+    ) -> Result<Evaluation, PolicyError> {
+        self.evaluate_in(
+            action,
+            resource_known,
+            &self.compiled.main,
+            &self.compiled.confirm,
+        )
+    }
+
+    fn evaluate_in(
+        &self,
+        action: &Action,
+        resource_known: bool,
+        main_set: &PolicySet,
+        confirm_set: &PolicySet,
+    ) -> Result<Evaluation, PolicyError> {
         let request = self.request(action, resource_known)?;
-        let main = self.ask(&request, &self.compiled.main);
+        let main = self.ask(&request, main_set);
         if !main.errors.is_empty() {
             return Ok(self.failed(action, main.errors));
         }
@@ -85,7 +135,7 @@ impl PolicyEngine {
                 reasons,
             });
         }
-        let confirm = self.ask(&request, &self.compiled.confirm);
+        let confirm = self.ask(&request, confirm_set);
         if !confirm.errors.is_empty() {
             return Ok(self.failed(action, confirm.errors));
         }
@@ -106,6 +156,50 @@ impl PolicyEngine {
             policies: main.policies,
             reasons: Vec::new(),
         })
+    }
+
+    fn slice(&self, action: &Action) -> Result<Arc<Slice>, PolicyError> {
+        let credential = match &action.credential {
+            None => CredentialSlot::None,
+            Some(name) if self.credentials.contains(name) => CredentialSlot::Declared(name.clone()),
+            Some(_) => CredentialSlot::Undeclared,
+        };
+        let key = SliceKey {
+            effect: action.effect,
+            credential,
+            present: Needs::present_in(action),
+        };
+        if let Some(slice) = self.slices.read().ok().and_then(|s| s.get(&key).cloned()) {
+            return Ok(slice);
+        }
+        let mut main = Vec::new();
+        let mut confirm = Vec::new();
+        for (id, origin) in &self.compiled.origins {
+            if !origin.scope.admits(&key) {
+                continue;
+            }
+            let policy_id = cedar_policy::PolicyId::new(id);
+            let (set, out) = if origin.confirm {
+                (&self.compiled.confirm, &mut confirm)
+            } else {
+                (&self.compiled.main, &mut main)
+            };
+            let policy = set.policy(&policy_id).ok_or_else(|| {
+                PolicyError::Request(format!("policy `{id}` vanished from its set"))
+            })?;
+            out.push(policy.clone());
+        }
+        let build = |policies: Vec<cedar_policy::Policy>| {
+            PolicySet::from_policies(policies).map_err(|e| PolicyError::Request(e.to_string()))
+        };
+        let slice = Arc::new(Slice {
+            main: build(main)?,
+            confirm: build(confirm)?,
+        });
+        if let Ok(mut slices) = self.slices.write() {
+            slices.insert(key, slice.clone());
+        }
+        Ok(slice)
     }
 
     fn request(&self, action: &Action, resource_known: bool) -> Result<Request, PolicyError> {

@@ -8,9 +8,11 @@
 
 mod compile;
 mod engine;
+mod scope;
 
 pub use compile::{CompiledPolicy, PolicyOrigin, compile};
 pub use engine::{Evaluation, PolicyEngine};
+pub use scope::{CredentialScope, Needs, Scope};
 
 use thiserror::Error;
 
