@@ -27,6 +27,21 @@ pub fn canonicalize(value: &Value) -> Value {
     }
 }
 
+/// Sorts every object's keys in place: the cheap way to canonicalize a value that is
+/// about to be serialized anyway.
+pub fn sort_keys_deep(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.sort_keys();
+            for v in map.values_mut() {
+                sort_keys_deep(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_keys_deep),
+        _ => {}
+    }
+}
+
 /// The canonical bytes of `value`.
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
     // Serializing a Value cannot fail: every key is a string.

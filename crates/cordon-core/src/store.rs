@@ -26,7 +26,7 @@ pub enum StoreError {
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_index (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id        INTEGER PRIMARY KEY,
     task      TEXT    NOT NULL,
     seq       INTEGER NOT NULL,
     time      TEXT    NOT NULL,

@@ -1,9 +1,10 @@
 //! One audit record and its hash.
 
 use crate::action::Action;
-use crate::canonical::canonical_hash;
+use crate::canonical::sort_keys_deep;
 use crate::verdict::Verdict;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// The `prev` of a chain's first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -33,22 +34,44 @@ pub struct AuditRecord {
 }
 
 impl RecordBody {
-    pub fn hash(&self) -> String {
+    /// The body's canonical JSON (see `canonical.rs`).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
         // A body always serializes: it holds only strings, integers and enums.
-        let value = serde_json::to_value(self).unwrap_or_default();
-        canonical_hash(&value)
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        sort_keys_deep(&mut value);
+        serde_json::to_vec(&value).unwrap_or_default()
+    }
+
+    pub fn hash(&self) -> String {
+        hex::encode(Sha256::digest(self.canonical_bytes()))
     }
 
     pub fn seal(self) -> AuditRecord {
-        let hash = self.hash();
-        AuditRecord { body: self, hash }
+        self.seal_with_line().0
     }
+
+    /// Seals the body and renders its line from the same bytes the hash covers, so a
+    /// record is serialized once on the hot path.
+    pub fn seal_with_line(self) -> (AuditRecord, String) {
+        let bytes = self.canonical_bytes();
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let line = line_from(&bytes, &hash);
+        (AuditRecord { body: self, hash }, line)
+    }
+}
+
+/// `{…canonical body…,"hash":"…"}`: the body's canonical bytes with the hash added
+/// as the last member.
+fn line_from(canonical_body: &[u8], hash: &str) -> String {
+    let body = String::from_utf8_lossy(canonical_body);
+    let open = body.strip_suffix('}').unwrap_or(&body);
+    format!("{open},\"hash\":\"{hash}\"}}")
 }
 
 impl AuditRecord {
     /// The record's line in the chain file, without the newline.
     pub fn to_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        line_from(&self.body.canonical_bytes(), &self.hash)
     }
 
     /// A one-line human summary, as `cordon audit tail` prints it.

@@ -59,10 +59,20 @@ pub struct AuditReceipt {
 
 type Outcome = Result<AuditReceipt, AuditError>;
 
+/// Called with a record's outcome once its group is written; must not block.
+pub type OnWritten = Box<dyn FnOnce(Outcome) + Send>;
+
+/// Who is told when a record is written: a thread waiting in `append`, or a callback
+/// (an async gate's waker) registered with `submit`.
+enum Completion {
+    Waiter(u64),
+    Callback(OnWritten),
+}
+
 #[derive(Default)]
 struct Queue {
     next_ticket: u64,
-    pending: Vec<(u64, AuditEntry)>,
+    pending: Vec<(Completion, AuditEntry)>,
     done: HashMap<u64, Outcome>,
     leader_busy: bool,
 }
@@ -121,59 +131,115 @@ impl AuditLog {
         let mut queue = self.lock()?;
         let ticket = queue.next_ticket;
         queue.next_ticket += 1;
-        queue.pending.push((ticket, entry));
+        queue.pending.push((Completion::Waiter(ticket), entry));
         loop {
             if let Some(outcome) = queue.done.remove(&ticket) {
                 return outcome;
             }
             if !queue.leader_busy {
-                queue.leader_busy = true;
-                let group = std::mem::take(&mut queue.pending);
-                drop(queue);
-                let outcomes = self.write_group(group);
-                queue = self.lock()?;
-                queue.leader_busy = false;
-                queue.done.extend(outcomes);
-                self.wake.notify_all();
+                queue = self.lead(queue)?;
                 continue;
             }
             queue = self.wake.wait(queue).map_err(|_| AuditError::Poisoned)?;
         }
     }
 
-    fn write_group(&self, group: Vec<(u64, AuditEntry)>) -> Vec<(u64, Outcome)> {
-        let mut by_task: BTreeMap<String, Vec<(u64, AuditEntry)>> = BTreeMap::new();
-        for (ticket, entry) in group {
+    /// Queues one record without waiting: `on_written` is called with its outcome once
+    /// its group is written. For gates on an async runtime, where parking a thread per
+    /// request would cost more than writing the record. If no group is being written,
+    /// the caller writes this one (and whatever else is queued) before returning.
+    pub fn submit(&self, entry: AuditEntry, on_written: OnWritten) {
+        let mut queue = match self.lock() {
+            Ok(queue) => queue,
+            Err(e) => return on_written(Err(e)),
+        };
+        queue
+            .pending
+            .push((Completion::Callback(on_written), entry));
+        if !queue.leader_busy {
+            // On a poisoned queue there is no one left to tell: every waiter sees the
+            // poison itself.
+            if let Ok(queue) = self.lead(queue) {
+                drop(queue);
+            }
+        }
+    }
+
+    /// Writes groups until the queue is empty, delivering each group's outcomes.
+    /// Entered with the queue locked and no other leader; returns it locked.
+    fn lead<'a>(
+        &'a self,
+        mut queue: MutexGuard<'a, Queue>,
+    ) -> Result<MutexGuard<'a, Queue>, AuditError> {
+        queue.leader_busy = true;
+        while !queue.pending.is_empty() {
+            let group = std::mem::take(&mut queue.pending);
+            drop(queue);
+            let (completions, entries): (Vec<Completion>, Vec<AuditEntry>) =
+                group.into_iter().unzip();
+            let outcomes = self.write_group(entries);
+            let mut callbacks = Vec::new();
+            let mut waiters = Vec::new();
+            for (completion, outcome) in completions.into_iter().zip(outcomes) {
+                match completion {
+                    Completion::Waiter(ticket) => waiters.push((ticket, outcome)),
+                    Completion::Callback(callback) => callbacks.push((callback, outcome)),
+                }
+            }
+            for (callback, outcome) in callbacks {
+                callback(outcome);
+            }
+            queue = self.lock()?;
+            queue.done.extend(waiters);
+            self.wake.notify_all();
+        }
+        queue.leader_busy = false;
+        Ok(queue)
+    }
+
+    /// Writes a group, one chain at a time; outcomes come back in the group's order.
+    fn write_group(&self, entries: Vec<AuditEntry>) -> Vec<Outcome> {
+        let count = entries.len();
+        let mut by_task: BTreeMap<String, Vec<(usize, AuditEntry)>> = BTreeMap::new();
+        for (index, entry) in entries.into_iter().enumerate() {
             by_task
                 .entry(entry.task.clone())
                 .or_default()
-                .push((ticket, entry));
+                .push((index, entry));
         }
-        let mut outcomes = Vec::new();
-        for (task, entries) in by_task {
-            let tickets: Vec<u64> = entries.iter().map(|(t, _)| *t).collect();
-            match self.write_task_group(&task, entries) {
-                Ok(receipts) => outcomes.extend(receipts),
-                Err(e) => outcomes.extend(tickets.into_iter().map(|t| (t, Err(e.clone())))),
+        let mut outcomes: Vec<Option<Outcome>> = (0..count).map(|_| None).collect();
+        for (task, group) in by_task {
+            let indices: Vec<usize> = group.iter().map(|(i, _)| *i).collect();
+            let results = match self.write_task_group(&task, group) {
+                Ok(receipts) => receipts,
+                Err(e) => indices.into_iter().map(|i| (i, Err(e.clone()))).collect(),
+            };
+            for (index, outcome) in results {
+                if let Some(slot) = outcomes.get_mut(index) {
+                    *slot = Some(outcome);
+                }
             }
         }
         outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Err(AuditError::Poisoned)))
+            .collect()
     }
 
     fn write_task_group(
         &self,
         task: &str,
-        entries: Vec<(u64, AuditEntry)>,
-    ) -> Result<Vec<(u64, Outcome)>, AuditError> {
+        entries: Vec<(usize, AuditEntry)>,
+    ) -> Result<Vec<(usize, Outcome)>, AuditError> {
         let path = chain_path(&self.home, task);
         let mut chain = LockedChain::open(&path)?;
         let time = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
         let mut bytes = Vec::with_capacity(entries.len() * 512);
-        let mut sealed: Vec<(u64, AuditRecord, u64)> = Vec::with_capacity(entries.len());
+        let mut sealed: Vec<(usize, AuditRecord, u64)> = Vec::with_capacity(entries.len());
         let (mut seq, mut prev) = (chain.head_seq, chain.head_hash.clone());
         for (ticket, entry) in entries {
             seq += 1;
-            let record = RecordBody {
+            let (record, line) = RecordBody {
                 seq,
                 time: time.clone(),
                 task: task.to_owned(),
@@ -181,10 +247,10 @@ impl AuditLog {
                 verdict: entry.verdict,
                 prev: std::mem::take(&mut prev),
             }
-            .seal();
+            .seal_with_line();
             prev.clone_from(&record.hash);
             let offset = chain.len + bytes.len() as u64;
-            bytes.extend_from_slice(record.to_line().as_bytes());
+            bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
             sealed.push((ticket, record, offset));
         }
@@ -208,7 +274,7 @@ impl AuditLog {
 
     /// Indexes a written group. Runs while the chain lock is held, so the index's head
     /// for a task never runs ahead of, or falls behind, the chain by more than a crash.
-    fn index(&self, sealed: &[(u64, AuditRecord, u64)]) -> Result<(), AuditError> {
+    fn index(&self, sealed: &[(usize, AuditRecord, u64)]) -> Result<(), AuditError> {
         let mut conn = self.store.conn()?;
         let tx = conn.transaction()?;
         {

@@ -242,3 +242,39 @@ fn tasks_get_separate_chains() {
         vec!["a", "b"]
     );
 }
+
+#[test]
+fn submitted_records_are_all_written_once_and_reported() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let home = tempfile::tempdir().unwrap();
+    let log = Arc::new(log(home.path()));
+    let reported = Arc::new(AtomicUsize::new(0));
+    let seqs = Arc::new(std::sync::Mutex::new(Vec::new()));
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (log, reported, seqs) = (log.clone(), reported.clone(), seqs.clone());
+            s.spawn(move || {
+                for i in 0..200 {
+                    let (reported, seqs) = (reported.clone(), seqs.clone());
+                    log.submit(
+                        entry("t", t * 1000 + i),
+                        Box::new(move |outcome| {
+                            seqs.lock().unwrap().push(outcome.unwrap().seq);
+                            reported.fetch_add(1, Ordering::SeqCst);
+                        }),
+                    );
+                }
+            });
+        }
+    });
+    // Interleave a blocking append: it must neither strand nor be stranded.
+    log.append(entry("t", 99_999)).unwrap();
+    assert_eq!(reported.load(Ordering::SeqCst), 1600);
+    let mut seqs = seqs.lock().unwrap().clone();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 1600, "every record got its own sequence number");
+    let report = verify(home.path());
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.verified, 1601);
+}
