@@ -25,6 +25,8 @@ State lives in $CORDON_HOME (default: $XDG_STATE_HOME/cordon or ~/.local/state/c
 Set CORDON_LOG=debug for diagnostics on stderr."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub policy: PolicyArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -95,7 +97,8 @@ pub enum PolicyCommand {
         after_help = "Examples:\n  cordon policy check\n  cordon policy check infra/cordon.toml\n  cordon policy check --cedar    also print the compiled Cedar policies"
     )]
     Check {
-        /// The manifest to check. Default: the one cordon would use from here.
+        /// The manifest to check. Default: `--policy`, else the one cordon would use
+        /// from here.
         file: Option<PathBuf>,
         /// Print the Cedar policies the manifest compiles to.
         #[arg(long)]
@@ -107,8 +110,6 @@ pub enum PolicyCommand {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    #[command(flatten)]
-    pub policy: PolicyArg,
     /// JSON file holding the action; `-` or absent reads stdin.
     pub file: Option<PathBuf>,
     /// Print one JSON object instead of text.

@@ -5,7 +5,7 @@ use cordon_core::{Action, Decision};
 use std::io::Read;
 use std::process::ExitCode;
 
-pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
+pub fn run(args: &ExplainArgs, policy: Option<&std::path::Path>) -> Result<ExitCode> {
     let (text, origin) = match args.file.as_deref() {
         Some(path) if path.as_os_str() != "-" => (
             std::fs::read_to_string(path)
@@ -23,7 +23,7 @@ pub fn run(args: &ExplainArgs) -> Result<ExitCode> {
     let action: Action = serde_json::from_str(&text).with_context(|| {
         format!("{origin}: not an action (see `cordon explain --help` for its fields)")
     })?;
-    let (loaded, source) = super::load_manifest(args.policy.policy.as_deref())?;
+    let (loaded, source) = super::load_manifest(policy)?;
     let engine = PolicyEngine::new(compile(&loaded)?, loaded.task_name())?;
     let (resolved, evaluation) = cordon_core::evaluate(&loaded.manifest, &engine, &action);
     let evaluation = evaluation?;

@@ -13,11 +13,12 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let policy = cli.policy.policy.as_deref();
     match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Init(args) => init::run(&args),
-        Command::Policy(command) => policy::run(command),
-        Command::Explain(args) => explain::run(&args),
+        Command::Policy(command) => policy::run(command, policy),
+        Command::Explain(args) => explain::run(&args, policy),
         Command::Audit(command) => audit::run(command),
     }
 }

@@ -3,14 +3,14 @@ use anyhow::Result;
 use cordon_core::policy::{SCHEMA, compile};
 use std::process::ExitCode;
 
-pub fn run(command: PolicyCommand) -> Result<ExitCode> {
+pub fn run(command: PolicyCommand, policy: Option<&std::path::Path>) -> Result<ExitCode> {
     match command {
         PolicyCommand::Schema => {
             print!("{SCHEMA}");
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Check { file, cedar } => {
-            let (loaded, source) = super::load_manifest(file.as_deref())?;
+            let (loaded, source) = super::load_manifest(file.as_deref().or(policy))?;
             let compiled = compile(&loaded)?;
             let m = &loaded.manifest;
             if cedar {
