@@ -146,6 +146,34 @@ impl LockedChain {
         Ok(())
     }
 
+    /// The whole records from byte `offset` to the end, with their offsets.
+    pub fn read_from(&mut self, offset: u64) -> Result<Vec<(AuditRecord, u64)>, ChainError> {
+        let path = self.path.clone();
+        let start = offset.min(self.len);
+        self.file
+            .seek(SeekFrom::Start(start))
+            .map_err(io_error(&path))?;
+        let mut buf = Vec::new();
+        (&self.file)
+            .take(self.len - start)
+            .read_to_end(&mut buf)
+            .map_err(io_error(&path))?;
+        let mut records = Vec::new();
+        let mut at = start;
+        for line in buf.split(|&c| c == b'\n') {
+            if !line.is_empty() {
+                let record: AuditRecord =
+                    serde_json::from_slice(line).map_err(|e| ChainError::CorruptHead {
+                        path: path.clone(),
+                        detail: format!("record at byte {at}: {e}"),
+                    })?;
+                records.push((record, at));
+            }
+            at += line.len() as u64 + 1;
+        }
+        Ok(records)
+    }
+
     /// Appends `bytes` (whole lines) in one write and, if asked, waits for the disk.
     pub fn append(&mut self, bytes: &[u8], sync: bool) -> Result<(), ChainError> {
         let path = self.path.clone();

@@ -233,6 +233,7 @@ impl AuditLog {
     ) -> Result<Vec<(usize, Outcome)>, AuditError> {
         let path = chain_path(&self.home, task);
         let mut chain = LockedChain::open(&path)?;
+        self.catch_up(task, &mut chain)?;
         let time = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
         let mut bytes = Vec::with_capacity(entries.len() * 512);
         let mut sealed: Vec<(usize, AuditRecord, u64)> = Vec::with_capacity(entries.len());
@@ -255,7 +256,7 @@ impl AuditLog {
             sealed.push((ticket, record, offset));
         }
         chain.append(&bytes, self.sync == SyncPolicy::Batch)?;
-        self.index(&sealed)?;
+        self.index(sealed.iter().map(|(_, record, offset)| (record, *offset)))?;
         drop(chain);
         Ok(sealed
             .into_iter()
@@ -274,7 +275,48 @@ impl AuditLog {
 
     /// Indexes a written group. Runs while the chain lock is held, so the index's head
     /// for a task never runs ahead of, or falls behind, the chain by more than a crash.
-    fn index(&self, sealed: &[(usize, AuditRecord, u64)]) -> Result<(), AuditError> {
+    /// Indexes records the chain holds but the index missed: a writer that died between
+    /// writing a group and indexing it. The chain is the record of truth; without this,
+    /// one badly timed crash would read as tampering forever.
+    fn catch_up(&self, task: &str, chain: &mut LockedChain) -> Result<(), AuditError> {
+        let indexed: Option<(i64, i64)> = {
+            let conn = self.store.conn()?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, offset FROM audit_index WHERE task = ?1 ORDER BY seq DESC LIMIT 1",
+            )?;
+            let mut rows = stmt.query([task])?;
+            match rows.next()? {
+                Some(row) => Some((row.get(0)?, row.get(1)?)),
+                None => None,
+            }
+        };
+        let (indexed_seq, from) = match indexed {
+            Some((seq, offset)) => (
+                u64::try_from(seq).unwrap_or(0),
+                u64::try_from(offset).unwrap_or(0),
+            ),
+            None => (0, 0),
+        };
+        if indexed_seq >= chain.head_seq {
+            return Ok(());
+        }
+        let missed: Vec<(AuditRecord, u64)> = chain
+            .read_from(from)?
+            .into_iter()
+            .filter(|(record, _)| record.body.seq > indexed_seq)
+            .collect();
+        tracing::warn!(
+            task,
+            records = missed.len(),
+            "indexing audit records the index missed (a writer stopped between writing and indexing)"
+        );
+        self.index(missed.iter().map(|(record, offset)| (record, *offset)))
+    }
+
+    fn index<'r>(
+        &self,
+        records: impl Iterator<Item = (&'r AuditRecord, u64)>,
+    ) -> Result<(), AuditError> {
         let mut conn = self.store.conn()?;
         let tx = conn.transaction()?;
         {
@@ -282,7 +324,7 @@ impl AuditLog {
                 "INSERT OR IGNORE INTO audit_index (task, seq, time, gate, effect, decision, operation, hash, offset)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
-            for (_, record, offset) in sealed {
+            for (record, offset) in records {
                 let b = &record.body;
                 let seq = i64::try_from(b.seq).unwrap_or(i64::MAX);
                 insert.execute(rusqlite::params![
@@ -294,7 +336,7 @@ impl AuditLog {
                     b.verdict.decision.as_str(),
                     b.action.operation,
                     record.hash,
-                    i64::try_from(*offset).unwrap_or(i64::MAX),
+                    i64::try_from(offset).unwrap_or(i64::MAX),
                 ])?;
             }
         }
