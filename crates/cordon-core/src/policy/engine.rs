@@ -8,7 +8,7 @@ use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
     PolicySet, Request, RestrictedExpression,
 };
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
@@ -32,7 +32,8 @@ struct Slice {
 #[derive(Debug)]
 pub struct PolicyEngine {
     compiled: CompiledPolicy,
-    credentials: HashSet<String>,
+    /// Declared credential names; a slice key holds an index, not a copy.
+    credentials: Vec<String>,
     /// Built on first use: a hook process sees one or two kinds of request, a
     /// supervisor a few dozen.
     slices: RwLock<HashMap<SliceKey, Arc<Slice>>>,
@@ -58,7 +59,7 @@ impl PolicyEngine {
             .into_iter()
             .map(|e| uid("Cordon::Action", e.as_str()).map(|u| (e, u)))
             .collect::<Result<Vec<_>, _>>()?;
-        let credentials = compiled
+        let mut credentials: Vec<String> = compiled
             .origins
             .values()
             .filter_map(|o| match &o.scope.credential {
@@ -66,6 +67,8 @@ impl PolicyEngine {
                 _ => None,
             })
             .collect();
+        credentials.sort();
+        credentials.dedup();
         Ok(PolicyEngine {
             compiled,
             credentials,
@@ -161,8 +164,10 @@ impl PolicyEngine {
     fn slice(&self, action: &Action) -> Result<Arc<Slice>, PolicyError> {
         let credential = match &action.credential {
             None => CredentialSlot::None,
-            Some(name) if self.credentials.contains(name) => CredentialSlot::Declared(name.clone()),
-            Some(_) => CredentialSlot::Undeclared,
+            Some(name) => match self.credentials.iter().position(|c| c == name) {
+                Some(index) => CredentialSlot::Declared(index),
+                None => CredentialSlot::Undeclared,
+            },
         };
         let key = SliceKey {
             effect: action.effect,
@@ -175,7 +180,7 @@ impl PolicyEngine {
         let mut main = Vec::new();
         let mut confirm = Vec::new();
         for (id, origin) in &self.compiled.origins {
-            if !origin.scope.admits(&key) {
+            if !origin.scope.admits(&key, &self.credentials) {
                 continue;
             }
             let policy_id = cedar_policy::PolicyId::new(id);
@@ -314,38 +319,78 @@ fn nothing_allows(action: &Action) -> String {
     )
 }
 
-/// Fills `{placeholder}`s in a reason template from the action.
+/// Fills `{placeholder}`s in a reason template from the action. Only placeholders the
+/// template uses are computed: `{action}` builds a sentence.
 pub(crate) fn render_reason(template: &str, action: &Action) -> String {
+    if !template.contains('{') {
+        return template.to_owned();
+    }
     let quoted = |v: Option<&str>| v.map_or_else(|| "(unknown)".to_owned(), |v| format!("`{v}`"));
-    let resource = action.target.as_ref().map_or_else(
-        || "the target".to_owned(),
-        |t| format!("{} `{}`", t.kind, t.id),
-    );
-    let environment = action
-        .target
-        .as_ref()
-        .and_then(|t| t.environment.as_deref());
-    let mut out = template.to_owned();
-    let replacements = [
-        ("{action}", action.describe()),
-        ("{effect}", action.effect.as_str().to_owned()),
-        ("{operation}", format!("`{}`", action.operation)),
-        ("{host}", quoted(action.host.as_deref())),
-        ("{method}", quoted(action.method.as_deref())),
-        ("{path}", quoted(action.path.as_deref())),
-        ("{url_path}", quoted(action.url_path.as_deref())),
-        ("{tool}", quoted(action.tool.as_deref())),
-        (
-            "{credential}",
-            action.credential.clone().unwrap_or_default(),
-        ),
-        ("{resource}", resource),
-        ("{resource_environment}", quoted(environment)),
-    ];
-    for (placeholder, value) in replacements {
-        if out.contains(placeholder) {
-            out = out.replace(placeholder, &value);
+    let value = |placeholder: &str| -> Option<String> {
+        Some(match placeholder {
+            "action" => action.describe(),
+            "effect" => action.effect.as_str().to_owned(),
+            "operation" => format!("`{}`", action.operation),
+            "host" => quoted(action.host.as_deref()),
+            "method" => quoted(action.method.as_deref()),
+            "path" => quoted(action.path.as_deref()),
+            "url_path" => quoted(action.url_path.as_deref()),
+            "tool" => quoted(action.tool.as_deref()),
+            "credential" => action.credential.clone().unwrap_or_default(),
+            "resource" => action.target.as_ref().map_or_else(
+                || "the target".to_owned(),
+                |t| format!("{} `{}`", t.kind, t.id),
+            ),
+            "resource_environment" => quoted(
+                action
+                    .target
+                    .as_ref()
+                    .and_then(|t| t.environment.as_deref()),
+            ),
+            _ => return None,
+        })
+    };
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let (before, after) = rest.split_at(open);
+        out.push_str(before);
+        let replaced = after.find('}').and_then(|close| {
+            let name = after.get(1..close)?;
+            Some((value(name)?, close))
+        });
+        match replaced {
+            Some((text, close)) => {
+                out.push_str(&text);
+                rest = after.get(close + 1..).unwrap_or("");
+            }
+            None => {
+                out.push('{');
+                rest = after.get(1..).unwrap_or("");
+            }
         }
     }
+    out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_reason;
+    use crate::{Action, Effect, Gate};
+
+    #[test]
+    fn placeholders_are_filled_and_unknown_braces_kept() {
+        let action = Action::new(Gate::Http, "graphql.mutation.volumeDelete", Effect::Destroy)
+            .with_host("h.io")
+            .with_target("railway.volume", "vol_1");
+        assert_eq!(
+            render_reason(
+                "{operation} on {host} at {resource} ({resource_environment}) {x} {",
+                &action
+            ),
+            "`graphql.mutation.volumeDelete` on `h.io` at railway.volume `vol_1` ((unknown)) {x} {"
+        );
+        assert_eq!(render_reason("plain", &action), "plain");
+    }
 }

@@ -110,14 +110,17 @@ impl Scope {
         self
     }
 
-    pub fn admits(&self, key: &SliceKey) -> bool {
+    /// `credentials` are the declared names a key's `Declared` index points into.
+    pub fn admits(&self, key: &SliceKey, credentials: &[String]) -> bool {
         let effect_ok = self
             .effects
             .as_ref()
             .is_none_or(|effects| effects.contains(&key.effect));
         let credential_ok = match (&self.credential, &key.credential) {
             (CredentialScope::Any, _) => true,
-            (CredentialScope::Named(name), CredentialSlot::Declared(used)) => name == used,
+            (CredentialScope::Named(name), CredentialSlot::Declared(used)) => {
+                credentials.get(*used) == Some(name)
+            }
             (CredentialScope::Undeclared, CredentialSlot::Undeclared) => true,
             _ => false,
         };
@@ -129,7 +132,8 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum CredentialSlot {
     None,
-    Declared(String),
+    /// Index into the engine's sorted list of declared credential names.
+    Declared(usize),
     Undeclared,
 }
 
