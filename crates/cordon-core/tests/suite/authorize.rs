@@ -109,3 +109,21 @@ fn an_unopenable_store_is_an_error_for_the_gate_to_fail_closed_on() {
     let result = Authorizer::open(loaded(INCIDENT, Path::new("/w")), home.path());
     assert!(result.is_err());
 }
+
+/// Cedar skips a policy whose evaluation errors. A skipped forbid would let the
+/// action through, so cordon denies instead.
+#[test]
+fn a_policy_that_errors_at_runtime_denies_instead_of_being_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let overflowing = "@id(\"overflow\")\nforbid(principal, action, resource) when { context.operation == \"x\" || 9223372036854775807 + 1 > 0 };";
+    let loaded = super::common::loaded_with(
+        "[task]\nname = \"t\"\n",
+        dir.path(),
+        vec![(std::path::PathBuf::from("o.cedar"), overflowing.to_owned())],
+    );
+    let authorizer = Authorizer::open(loaded, dir.path()).unwrap();
+    let verdict = authorizer.authorize(&Action::new(Gate::Hook, "shell.exec", Effect::Read));
+    assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");
+    assert_eq!(verdict.policies, vec!["builtin.fail-closed".to_owned()]);
+    assert!(verdict.reasons[0].contains("overflow"), "{verdict:?}");
+}
