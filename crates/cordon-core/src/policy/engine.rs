@@ -138,6 +138,15 @@ impl PolicyEngine {
                 reasons,
             });
         }
+        // Most slices hold no confirmation trigger (reads, scoped API calls): an empty
+        // set cannot match, so skip the second Cedar call.
+        if confirm_set.is_empty() {
+            return Ok(Evaluation {
+                decision: Decision::Allow,
+                policies: main.policies,
+                reasons: Vec::new(),
+            });
+        }
         let confirm = self.ask(&request, confirm_set);
         if !confirm.errors.is_empty() {
             return Ok(self.failed(action, confirm.errors));
