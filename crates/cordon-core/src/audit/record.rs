@@ -60,6 +60,63 @@ impl RecordBody {
     }
 }
 
+/// The parts of a record that do not depend on its place in the chain, serialized
+/// canonically by the caller's thread before it queues the record, so the one thread
+/// that writes a chain only splices in `prev`, `seq` and `time` and hashes.
+#[derive(Debug, Clone)]
+pub struct PreparedRecord {
+    pub task: String,
+    pub action: Action,
+    pub verdict: Verdict,
+    task_json: String,
+    action_json: String,
+    verdict_json: String,
+}
+
+fn canonical_json<T: Serialize>(value: &T) -> String {
+    let mut value = serde_json::to_value(value).unwrap_or_default();
+    sort_keys_deep(&mut value);
+    serde_json::to_string(&value).unwrap_or_default()
+}
+
+impl PreparedRecord {
+    pub fn new(task: String, action: Action, verdict: Verdict) -> PreparedRecord {
+        PreparedRecord {
+            task_json: canonical_json(&task),
+            action_json: canonical_json(&action),
+            verdict_json: canonical_json(&verdict),
+            task,
+            action,
+            verdict,
+        }
+    }
+
+    /// Places the record in its chain. The body's top-level keys are fixed, so their
+    /// canonical (sorted) order is too: action, prev, seq, task, time, verdict. The
+    /// result is byte-for-byte `RecordBody::canonical_bytes` (pinned by a test).
+    pub fn seal(self, seq: u64, time: &str, prev: String) -> (AuditRecord, String) {
+        let time_json = canonical_json(&time);
+        let body = format!(
+            "{{\"action\":{},\"prev\":\"{prev}\",\"seq\":{seq},\"task\":{},\"time\":{time_json},\"verdict\":{}}}",
+            self.action_json, self.task_json, self.verdict_json
+        );
+        let hash = hex::encode(Sha256::digest(body.as_bytes()));
+        let line = line_from(body.as_bytes(), &hash);
+        let record = AuditRecord {
+            body: RecordBody {
+                seq,
+                time: time.to_owned(),
+                task: self.task,
+                action: self.action,
+                verdict: self.verdict,
+                prev,
+            },
+            hash,
+        };
+        (record, line)
+    }
+}
+
 /// `{…canonical body…,"hash":"…"}`: the body's canonical bytes with the hash added
 /// as the last member.
 fn line_from(canonical_body: &[u8], hash: &str) -> String {

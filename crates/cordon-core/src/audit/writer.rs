@@ -1,7 +1,7 @@
 //! Appending records: group commit inside a process, a file lock across processes.
 
 use super::chain::{ChainError, LockedChain, chain_path};
-use super::record::{AuditRecord, RecordBody};
+use super::record::{AuditRecord, PreparedRecord};
 use crate::action::Action;
 use crate::manifest::SyncPolicy;
 use crate::store::{Store, StoreError};
@@ -72,7 +72,7 @@ enum Completion {
 #[derive(Default)]
 struct Queue {
     next_ticket: u64,
-    pending: Vec<(Completion, AuditEntry)>,
+    pending: Vec<(Completion, PreparedRecord)>,
     done: HashMap<u64, Outcome>,
     leader_busy: bool,
 }
@@ -128,10 +128,11 @@ impl AuditLog {
     /// one of them writes it for all, so a thousand concurrent gates cost a handful of
     /// fdatasyncs, not a thousand.
     pub fn append(&self, entry: AuditEntry) -> Outcome {
+        let prepared = PreparedRecord::new(entry.task, entry.action, entry.verdict);
         let mut queue = self.lock()?;
         let ticket = queue.next_ticket;
         queue.next_ticket += 1;
-        queue.pending.push((Completion::Waiter(ticket), entry));
+        queue.pending.push((Completion::Waiter(ticket), prepared));
         loop {
             if let Some(outcome) = queue.done.remove(&ticket) {
                 return outcome;
@@ -149,13 +150,14 @@ impl AuditLog {
     /// request would cost more than writing the record. If no group is being written,
     /// the caller writes this one (and whatever else is queued) before returning.
     pub fn submit(&self, entry: AuditEntry, on_written: OnWritten) {
+        let prepared = PreparedRecord::new(entry.task, entry.action, entry.verdict);
         let mut queue = match self.lock() {
             Ok(queue) => queue,
             Err(e) => return on_written(Err(e)),
         };
         queue
             .pending
-            .push((Completion::Callback(on_written), entry));
+            .push((Completion::Callback(on_written), prepared));
         if !queue.leader_busy {
             // On a poisoned queue there is no one left to tell: every waiter sees the
             // poison itself.
@@ -175,7 +177,7 @@ impl AuditLog {
         while !queue.pending.is_empty() {
             let group = std::mem::take(&mut queue.pending);
             drop(queue);
-            let (completions, entries): (Vec<Completion>, Vec<AuditEntry>) =
+            let (completions, entries): (Vec<Completion>, Vec<PreparedRecord>) =
                 group.into_iter().unzip();
             let outcomes = self.write_group(entries);
             let mut callbacks = Vec::new();
@@ -198,9 +200,9 @@ impl AuditLog {
     }
 
     /// Writes a group, one chain at a time; outcomes come back in the group's order.
-    fn write_group(&self, entries: Vec<AuditEntry>) -> Vec<Outcome> {
+    fn write_group(&self, entries: Vec<PreparedRecord>) -> Vec<Outcome> {
         let count = entries.len();
-        let mut by_task: BTreeMap<String, Vec<(usize, AuditEntry)>> = BTreeMap::new();
+        let mut by_task: BTreeMap<String, Vec<(usize, PreparedRecord)>> = BTreeMap::new();
         for (index, entry) in entries.into_iter().enumerate() {
             by_task
                 .entry(entry.task.clone())
@@ -229,7 +231,7 @@ impl AuditLog {
     fn write_task_group(
         &self,
         task: &str,
-        entries: Vec<(usize, AuditEntry)>,
+        entries: Vec<(usize, PreparedRecord)>,
     ) -> Result<Vec<(usize, Outcome)>, AuditError> {
         let path = chain_path(&self.home, task);
         let mut chain = LockedChain::open(&path)?;
@@ -240,15 +242,7 @@ impl AuditLog {
         let (mut seq, mut prev) = (chain.head_seq, chain.head_hash.clone());
         for (ticket, entry) in entries {
             seq += 1;
-            let (record, line) = RecordBody {
-                seq,
-                time: time.clone(),
-                task: task.to_owned(),
-                action: entry.action,
-                verdict: entry.verdict,
-                prev: std::mem::take(&mut prev),
-            }
-            .seal_with_line();
+            let (record, line) = entry.seal(seq, &time, std::mem::take(&mut prev));
             prev.clone_from(&record.hash);
             let offset = chain.len + bytes.len() as u64;
             bytes.extend_from_slice(line.as_bytes());

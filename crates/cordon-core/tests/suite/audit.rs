@@ -373,3 +373,38 @@ fn records_the_index_missed_are_indexed_by_the_next_writer() {
         );
     }
 }
+
+/// The writer splices pre-serialized parts; `verify` recomputes from the parsed body.
+/// They must agree byte for byte, whatever the strings hold.
+#[test]
+fn spliced_records_hash_exactly_like_their_full_canonical_encoding() {
+    use cordon_core::audit::PreparedRecord;
+    let awkward = [
+        "plain",
+        "quote \" back\\slash",
+        "tab\tnew\nline\u{1}",
+        "é ünïcödé 🚀",
+        "</script>",
+        "",
+    ];
+    for (i, text) in awkward.iter().enumerate() {
+        let mut action = Action::new(Gate::Http, format!("op.{text}"), Effect::Destroy)
+            .with_host("h.io")
+            .with_detail(*text)
+            .with_target("k", *text);
+        action.target.as_mut().unwrap().environment = Some("production".into());
+        let verdict = Verdict {
+            decision: cordon_core::Decision::Confirm,
+            reasons: vec![text.to_string(), "second".into()],
+            policies: vec!["p.1".into()],
+            approval_id: Some("ap_x".into()),
+        };
+        let prepared = PreparedRecord::new(format!("task-{text}"), action, verdict);
+        let (record, line) =
+            prepared.seal(i as u64 + 1, "2026-11-22T00:00:00.000001Z", "ab".repeat(32));
+        assert_eq!(record.body.hash(), record.hash, "{text:?}");
+        assert_eq!(record.to_line(), line, "{text:?}");
+        let parsed: cordon_core::audit::AuditRecord = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed, record);
+    }
+}
