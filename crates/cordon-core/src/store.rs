@@ -25,19 +25,21 @@ pub enum StoreError {
 }
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS audit_index (
-    id        INTEGER PRIMARY KEY,
-    task      TEXT    NOT NULL,
-    seq       INTEGER NOT NULL,
-    time      TEXT    NOT NULL,
-    gate      TEXT    NOT NULL,
-    effect    TEXT    NOT NULL,
-    decision  TEXT    NOT NULL,
-    operation TEXT    NOT NULL,
-    hash      TEXT    NOT NULL,
-    offset    INTEGER NOT NULL,
-    UNIQUE (task, seq)
+-- One row per group of records written together (one write(), contiguous in the
+-- chain): the global order for `audit tail`, each task's head (what catches a chain
+-- cut short), and where the records are. Per-record rows cost more than the rest of
+-- the write path together.
+CREATE TABLE IF NOT EXISTS audit_groups (
+    id         INTEGER PRIMARY KEY,
+    task       TEXT    NOT NULL,
+    first_seq  INTEGER NOT NULL,
+    last_seq   INTEGER NOT NULL,
+    start      INTEGER NOT NULL,
+    end        INTEGER NOT NULL,
+    last_hash  TEXT    NOT NULL,
+    time       TEXT    NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_groups_by_task ON audit_groups (task, last_seq);
 CREATE TABLE IF NOT EXISTS approvals (
     id                 TEXT    PRIMARY KEY,
     task               TEXT    NOT NULL,

@@ -1,19 +1,32 @@
 //! Reading the log back: the index gives order across tasks, the chain gives records.
 
-use super::chain::{ChainError, chain_path};
+use super::chain::chain_path;
 use super::record::AuditRecord;
 use crate::store::{Store, StoreError};
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-/// One indexed record: where it is, and its global order.
+/// Records written together: contiguous in one task's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedEntry {
-    /// Increases with every record indexed, across all tasks.
+pub struct Group {
+    /// Increases with every group indexed, across all tasks.
     pub id: i64,
     pub task: String,
-    pub seq: u64,
-    pub offset: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// Byte range of the group in the chain file.
+    pub start: u64,
+    pub end: u64,
+}
+
+impl Group {
+    pub fn len(&self) -> u64 {
+        self.last_seq.saturating_sub(self.first_seq) + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last_seq < self.first_seq
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,87 +35,107 @@ pub enum QueryError {
     Store(#[from] StoreError),
     #[error("audit index: {0}")]
     Sql(#[from] rusqlite::Error),
-    #[error(transparent)]
-    Chain(#[from] ChainError),
     #[error(
-        "record #{seq} of task `{task}` is not where the index says it is: {detail}; run `cordon audit verify {task}`"
+        "records #{first}..#{last} of task `{task}` are not where the index says they are: {detail}; run `cordon audit verify {task}`"
     )]
     Misplaced {
         task: String,
-        seq: u64,
+        first: u64,
+        last: u64,
         detail: String,
     },
 }
 
-fn to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<FeedEntry> {
-    let seq: i64 = row.get(2)?;
-    let offset: i64 = row.get(3)?;
-    Ok(FeedEntry {
+const COLUMNS: &str = "id, task, first_seq, last_seq, start, end";
+
+fn to_group(row: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+    let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(Group {
         id: row.get(0)?,
         task: row.get(1)?,
-        seq: u64::try_from(seq).unwrap_or(0),
-        offset: u64::try_from(offset).unwrap_or(0),
+        first_seq: unsigned(row.get(2)?),
+        last_seq: unsigned(row.get(3)?),
+        start: unsigned(row.get(4)?),
+        end: unsigned(row.get(5)?),
     })
 }
 
-/// The last `limit` records across every task, oldest first.
-pub fn latest(store: &Store, limit: usize) -> Result<Vec<FeedEntry>, QueryError> {
+/// The newest groups holding at least `records` records (fewer if the log is
+/// shorter), oldest first.
+pub fn latest(store: &Store, records: usize) -> Result<Vec<Group>, QueryError> {
     let conn = store.conn()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, task, seq, offset FROM audit_index ORDER BY id DESC LIMIT ?1",
-    )?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut entries = stmt
-        .query_map([limit], to_entry)?
-        .collect::<Result<Vec<_>, _>>()?;
-    entries.reverse();
-    Ok(entries)
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM audit_groups ORDER BY id DESC"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut groups = Vec::new();
+    let mut count = 0u64;
+    while count < records as u64 {
+        let Some(row) = rows.next()? else { break };
+        let group = to_group(row)?;
+        count += group.len();
+        groups.push(group);
+    }
+    groups.reverse();
+    Ok(groups)
 }
 
-/// Records indexed after `after_id`, oldest first.
-pub fn after(store: &Store, after_id: i64) -> Result<Vec<FeedEntry>, QueryError> {
+/// The id of the newest group, if any.
+pub fn newest_id(store: &Store) -> Result<Option<i64>, QueryError> {
     let conn = store.conn()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, task, seq, offset FROM audit_index WHERE id > ?1 ORDER BY id LIMIT 10000",
-    )?;
-    let entries = stmt
-        .query_map([after_id], to_entry)?
+    let id: Option<i64> =
+        conn.query_row("SELECT MAX(id) FROM audit_groups", [], |row| row.get(0))?;
+    Ok(id)
+}
+
+/// Groups indexed after `after_id`, oldest first.
+pub fn after(store: &Store, after_id: i64) -> Result<Vec<Group>, QueryError> {
+    let conn = store.conn()?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM audit_groups WHERE id > ?1 ORDER BY id LIMIT 10000"
+    ))?;
+    let groups = stmt
+        .query_map([after_id], to_group)?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(entries)
+    Ok(groups)
 }
 
 /// Every task the index knows, sorted.
 pub fn indexed_tasks(store: &Store) -> Result<Vec<String>, QueryError> {
     let conn = store.conn()?;
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT task FROM audit_index ORDER BY task")?;
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT task FROM audit_groups ORDER BY task")?;
     let tasks = stmt
         .query_map([], |row| row.get(0))?
         .collect::<Result<Vec<String>, _>>()?;
     Ok(tasks)
 }
 
-/// Reads the record an index entry points at, and checks it is the one indexed.
-pub fn read_entry(home: &Path, entry: &FeedEntry) -> Result<AuditRecord, QueryError> {
-    let path = chain_path(home, &entry.task);
+/// Reads a group's records from its chain, and checks they are the ones indexed.
+pub fn read_group(home: &Path, group: &Group) -> Result<Vec<AuditRecord>, QueryError> {
     let misplaced = |detail: String| QueryError::Misplaced {
-        task: entry.task.clone(),
-        seq: entry.seq,
+        task: group.task.clone(),
+        first: group.first_seq,
+        last: group.last_seq,
         detail,
     };
+    let path = chain_path(home, &group.task);
     let mut file = std::fs::File::open(&path).map_err(|e| misplaced(e.to_string()))?;
-    file.seek(SeekFrom::Start(entry.offset))
+    file.seek(SeekFrom::Start(group.start))
         .map_err(|e| misplaced(e.to_string()))?;
-    let mut line = String::new();
-    BufReader::new(file)
-        .read_line(&mut line)
+    let mut bytes = Vec::new();
+    file.take(group.end.saturating_sub(group.start))
+        .read_to_end(&mut bytes)
         .map_err(|e| misplaced(e.to_string()))?;
-    let record: AuditRecord =
-        serde_json::from_str(line.trim_end()).map_err(|e| misplaced(e.to_string()))?;
-    if record.body.seq != entry.seq {
-        return Err(misplaced(format!(
-            "found record #{} there",
-            record.body.seq
-        )));
+    let mut records = Vec::new();
+    for line in bytes.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+        let record: AuditRecord =
+            serde_json::from_slice(line).map_err(|e| misplaced(e.to_string()))?;
+        records.push(record);
     }
-    Ok(record)
+    let seqs: Vec<u64> = records.iter().map(|r| r.body.seq).collect();
+    let expected: Vec<u64> = (group.first_seq..=group.last_seq).collect();
+    if seqs != expected {
+        return Err(misplaced(format!("found records {seqs:?}")));
+    }
+    Ok(records)
 }

@@ -231,7 +231,7 @@ fn appears_later(lines: &[String], seq: u64) -> bool {
 fn indexed_head(store: &Store, task: &str) -> Result<Option<(u64, String)>, VerifyError> {
     let conn = store.conn()?;
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, hash FROM audit_index WHERE task = ?1 ORDER BY seq DESC LIMIT 1",
+        "SELECT last_seq, last_hash FROM audit_groups WHERE task = ?1 ORDER BY last_seq DESC LIMIT 1",
     )?;
     let mut rows = stmt.query([task])?;
     match rows.next()? {

@@ -249,8 +249,11 @@ impl AuditLog {
             bytes.push(b'\n');
             sealed.push((ticket, record, offset));
         }
+        let start = chain.len;
         chain.append(&bytes, self.sync == SyncPolicy::Batch)?;
-        self.index(sealed.iter().map(|(_, record, offset)| (record, *offset)))?;
+        if let (Some((_, first, _)), Some((_, last, _))) = (sealed.first(), sealed.last()) {
+            self.index(task, first.body.seq, last, start, chain.len)?;
+        }
         drop(chain);
         Ok(sealed
             .into_iter()
@@ -276,7 +279,7 @@ impl AuditLog {
         let indexed: Option<(i64, i64)> = {
             let conn = self.store.conn()?;
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, offset FROM audit_index WHERE task = ?1 ORDER BY seq DESC LIMIT 1",
+                "SELECT last_seq, end FROM audit_groups WHERE task = ?1 ORDER BY last_seq DESC LIMIT 1",
             )?;
             let mut rows = stmt.query([task])?;
             match rows.next()? {
@@ -285,9 +288,9 @@ impl AuditLog {
             }
         };
         let (indexed_seq, from) = match indexed {
-            Some((seq, offset)) => (
+            Some((seq, end)) => (
                 u64::try_from(seq).unwrap_or(0),
-                u64::try_from(offset).unwrap_or(0),
+                u64::try_from(end).unwrap_or(0),
             ),
             None => (0, 0),
         };
@@ -304,37 +307,36 @@ impl AuditLog {
             records = missed.len(),
             "indexing audit records the index missed (a writer stopped between writing and indexing)"
         );
-        self.index(missed.iter().map(|(record, offset)| (record, *offset)))
+        let (Some((first, start)), Some((last, _))) = (missed.first(), missed.last()) else {
+            return Ok(());
+        };
+        self.index(task, first.body.seq, last, *start, chain.len)
     }
 
-    fn index<'r>(
+    /// Records one written group.
+    fn index(
         &self,
-        records: impl Iterator<Item = (&'r AuditRecord, u64)>,
+        task: &str,
+        first_seq: u64,
+        last: &AuditRecord,
+        start: u64,
+        end: u64,
     ) -> Result<(), AuditError> {
-        let mut conn = self.store.conn()?;
-        let tx = conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO audit_index (task, seq, time, gate, effect, decision, operation, hash, offset)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for (record, offset) in records {
-                let b = &record.body;
-                let seq = i64::try_from(b.seq).unwrap_or(i64::MAX);
-                insert.execute(rusqlite::params![
-                    b.task,
-                    seq,
-                    b.time,
-                    b.action.gate.as_str(),
-                    b.action.effect.as_str(),
-                    b.verdict.decision.as_str(),
-                    b.action.operation,
-                    record.hash,
-                    i64::try_from(offset).unwrap_or(i64::MAX),
-                ])?;
-            }
-        }
-        tx.commit()?;
+        let conn = self.store.conn()?;
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO audit_groups (task, first_seq, last_seq, start, end, last_hash, time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        insert.execute(rusqlite::params![
+            task,
+            int(first_seq),
+            int(last.body.seq),
+            int(start),
+            int(end),
+            last.hash,
+            last.body.time,
+        ])?;
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 use crate::cli::{AuditCommand, ExportFormat};
 use anyhow::{Context, Result, bail};
-use cordon_core::audit::query::{self, FeedEntry};
+use cordon_core::audit::query::{self, Group};
 use cordon_core::audit::{AuditRecord, chain_path, list_tasks, read_records, verify_chain};
 use cordon_core::home::cordon_home;
 use cordon_core::store::Store;
@@ -49,12 +49,19 @@ fn print_record(out: &mut impl Write, record: &AuditRecord, json: bool) -> std::
     }
 }
 
-fn print_entries(home: &Path, entries: &[FeedEntry], json: bool) -> Result<()> {
+/// Prints the records of `groups`, skipping the first `skip`.
+fn print_groups(home: &Path, groups: &[Group], skip: usize, json: bool) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for entry in entries {
-        let record = query::read_entry(home, entry)?;
-        print_record(&mut out, &record, json)?;
+    let mut skipped = 0;
+    for group in groups {
+        for record in query::read_group(home, group)? {
+            if skipped < skip {
+                skipped += 1;
+                continue;
+            }
+            print_record(&mut out, &record, json)?;
+        }
     }
     out.flush()?;
     Ok(())
@@ -71,21 +78,20 @@ fn tail(home: &Path, lines: usize, follow: bool, json: bool) -> Result<ExitCode>
             }
         }
     };
-    let entries = query::latest(&store, lines)?;
-    print_entries(home, &entries, json)?;
+    let groups = query::latest(&store, lines)?;
+    let available: u64 = groups.iter().map(Group::len).sum();
+    let skip = usize::try_from(available.saturating_sub(lines as u64)).unwrap_or(0);
+    print_groups(home, &groups, skip, json)?;
     if !follow {
         return Ok(ExitCode::SUCCESS);
     }
-    let mut last = entries.last().map_or(0, |e| e.id);
-    if entries.is_empty() {
-        last = query::latest(&store, 1)?.last().map_or(0, |e| e.id);
-    }
+    let mut last = query::newest_id(&store)?.unwrap_or(0);
     loop {
         std::thread::sleep(Duration::from_millis(200));
         let fresh = query::after(&store, last)?;
         if let Some(newest) = fresh.last() {
             last = newest.id;
-            print_entries(home, &fresh, json)?;
+            print_groups(home, &fresh, 0, json)?;
         }
     }
 }
