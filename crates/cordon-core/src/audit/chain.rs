@@ -46,41 +46,97 @@ pub fn list_tasks(home: &Path) -> io::Result<Vec<String>> {
     Ok(tasks)
 }
 
-/// An open chain file, exclusively locked until dropped.
-pub(crate) struct LockedChain {
+/// A chain file kept open by a writer, with the head it last saw. Reopening and
+/// re-reading the head for every group cost more than writing the group.
+pub(crate) struct ChainFile {
     file: File,
     path: PathBuf,
+    inode: u64,
     /// Length of the file after any torn tail was set aside.
     pub len: u64,
     pub head_seq: u64,
     pub head_hash: String,
 }
 
-impl LockedChain {
-    /// Opens (creating if needed) and locks the chain of `task`, then reads its head.
-    /// A torn last line (a writer died mid-write) is moved to `<chain>.torn` so the
-    /// chain goes on from the last whole record, and the evidence is kept.
-    pub fn open(path: &Path) -> Result<LockedChain, ChainError> {
+/// A chain file exclusively locked for one group; unlocked when dropped.
+pub(crate) struct LockedChain<'a> {
+    chain: &'a mut ChainFile,
+    /// The head was re-read from disk (first use, or another writer appended):
+    /// the index may need catching up.
+    pub refreshed: bool,
+}
+
+impl std::ops::Deref for LockedChain<'_> {
+    type Target = ChainFile;
+    fn deref(&self) -> &ChainFile {
+        self.chain
+    }
+}
+
+impl std::ops::DerefMut for LockedChain<'_> {
+    fn deref_mut(&mut self) -> &mut ChainFile {
+        self.chain
+    }
+}
+
+impl Drop for LockedChain<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.chain.file.unlock() {
+            tracing::warn!(chain = %self.chain.path.display(), error = %e, "cannot unlock audit chain");
+        }
+    }
+}
+
+impl ChainFile {
+    pub fn open(path: &Path) -> Result<ChainFile, ChainError> {
+        use std::os::unix::fs::MetadataExt;
         let file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(io_error(path))?;
-        file.lock().map_err(io_error(path))?;
-        let mut chain = LockedChain {
+        let inode = file.metadata().map_err(io_error(path))?.ino();
+        Ok(ChainFile {
             file,
             path: path.to_path_buf(),
-            len: 0,
+            inode,
+            // Unknown until the first lock reads the head.
+            len: u64::MAX,
             head_seq: 0,
             head_hash: GENESIS.to_owned(),
+        })
+    }
+
+    /// Locks the chain and makes sure the head is current. Other processes append
+    /// under the same lock, so an unchanged inode and length mean an unchanged head.
+    /// A torn last line (a writer died mid-write) is moved to `<chain>.torn` so the
+    /// chain goes on from the last whole record, and the evidence is kept.
+    pub fn lock(&mut self) -> Result<LockedChain<'_>, ChainError> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.path.clone();
+        let on_disk = std::fs::metadata(&path).map(|m| m.ino()).ok();
+        if on_disk != Some(self.inode) {
+            // Removed or replaced under us: write to what is at the path now.
+            *self = ChainFile::open(&path)?;
+        }
+        self.file.lock().map_err(io_error(&path))?;
+        let mut locked = LockedChain {
+            chain: self,
+            refreshed: false,
         };
-        chain.read_head()?;
-        Ok(chain)
+        let len = locked.file.metadata().map_err(io_error(&path))?.len();
+        if len != locked.len {
+            locked.chain.read_head()?;
+            locked.refreshed = true;
+        }
+        Ok(locked)
     }
 
     fn read_head(&mut self) -> Result<(), ChainError> {
         let path = self.path.clone();
+        self.head_seq = 0;
+        self.head_hash = GENESIS.to_owned();
         let len = self.file.metadata().map_err(io_error(&path))?.len();
         if len == 0 {
             self.len = 0;
@@ -174,14 +230,27 @@ impl LockedChain {
         Ok(records)
     }
 
-    /// Appends `bytes` (whole lines) in one write and, if asked, waits for the disk.
-    pub fn append(&mut self, bytes: &[u8], sync: bool) -> Result<(), ChainError> {
+    /// Appends `bytes` (whole lines ending in the record `head_seq` with hash
+    /// `head_hash`) in one write and, if asked, waits for the disk.
+    pub fn append(
+        &mut self,
+        bytes: &[u8],
+        sync: bool,
+        head_seq: u64,
+        head_hash: &str,
+    ) -> Result<(), ChainError> {
         let path = self.path.clone();
-        self.file.write_all(bytes).map_err(io_error(&path))?;
+        if let Err(e) = self.file.write_all(bytes) {
+            // Part of it may be on disk: force the next lock to re-read the head.
+            self.len = u64::MAX;
+            return Err(io_error(&path)(e));
+        }
+        self.len += bytes.len() as u64;
+        self.head_seq = head_seq;
+        self.head_hash = head_hash.to_owned();
         if sync {
             self.file.sync_data().map_err(io_error(&path))?;
         }
-        self.len += bytes.len() as u64;
         Ok(())
     }
 }

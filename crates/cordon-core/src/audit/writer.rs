@@ -1,6 +1,6 @@
 //! Appending records: group commit inside a process, a file lock across processes.
 
-use super::chain::{ChainError, LockedChain, chain_path};
+use super::chain::{ChainError, ChainFile, LockedChain, chain_path};
 use super::record::{AuditRecord, PreparedRecord};
 use crate::action::Action;
 use crate::manifest::SyncPolicy;
@@ -84,6 +84,8 @@ pub struct AuditLog {
     sync: SyncPolicy,
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Chains kept open between groups. Only the leader touches them.
+    chains: Mutex<HashMap<String, ChainFile>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -108,6 +110,7 @@ impl AuditLog {
             sync,
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
+            chains: Mutex::new(HashMap::new()),
         })
     }
 
@@ -233,9 +236,17 @@ impl AuditLog {
         task: &str,
         entries: Vec<(usize, PreparedRecord)>,
     ) -> Result<Vec<(usize, Outcome)>, AuditError> {
-        let path = chain_path(&self.home, task);
-        let mut chain = LockedChain::open(&path)?;
-        self.catch_up(task, &mut chain)?;
+        let mut chains = self.chains.lock().map_err(|_| AuditError::Poisoned)?;
+        let file = match chains.entry(task.to_owned()) {
+            std::collections::hash_map::Entry::Occupied(open) => open.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(ChainFile::open(&chain_path(&self.home, task))?)
+            }
+        };
+        let mut chain = file.lock()?;
+        if chain.refreshed {
+            self.catch_up(task, &mut chain)?;
+        }
         let time = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
         let mut bytes = Vec::with_capacity(entries.len() * 512);
         let mut sealed: Vec<(usize, AuditRecord, u64)> = Vec::with_capacity(entries.len());
@@ -250,7 +261,7 @@ impl AuditLog {
             sealed.push((ticket, record, offset));
         }
         let start = chain.len;
-        chain.append(&bytes, self.sync == SyncPolicy::Batch)?;
+        chain.append(&bytes, self.sync == SyncPolicy::Batch, seq, &prev)?;
         if let (Some((_, first, _)), Some((_, last, _))) = (sealed.first(), sealed.last()) {
             self.index(task, first.body.seq, last, start, chain.len)?;
         }
@@ -275,7 +286,7 @@ impl AuditLog {
     /// Indexes records the chain holds but the index missed: a writer that died between
     /// writing a group and indexing it. The chain is the record of truth; without this,
     /// one badly timed crash would read as tampering forever.
-    fn catch_up(&self, task: &str, chain: &mut LockedChain) -> Result<(), AuditError> {
+    fn catch_up(&self, task: &str, chain: &mut LockedChain<'_>) -> Result<(), AuditError> {
         let indexed: Option<(i64, i64)> = {
             let conn = self.store.conn()?;
             let mut stmt = conn.prepare_cached(
