@@ -1,0 +1,5 @@
+mod common;
+mod corpus;
+mod limits;
+mod nesting;
+mod wrappers;
