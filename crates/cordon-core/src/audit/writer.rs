@@ -1,4 +1,6 @@
-//! Appending records: group commit inside a process, a file lock across processes.
+//! Appending records: one writer thread per log groups whatever has queued up into a
+//! single write, fsync and index row; across processes, an exclusive lock on the chain
+//! file keeps writers taking turns.
 
 use super::chain::{ChainError, ChainFile, LockedChain, chain_path};
 use super::record::{AuditRecord, PreparedRecord};
@@ -8,7 +10,9 @@ use crate::store::{Store, StoreError};
 use crate::verdict::Verdict;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use thiserror::Error;
 
 #[derive(Debug, Clone, Error)]
@@ -19,8 +23,10 @@ pub enum AuditError {
     Index(Arc<StoreError>),
     #[error("cannot create the audit directory `{path}`: {detail}")]
     Directory { path: PathBuf, detail: String },
-    #[error("the audit writer is unusable: a thread panicked while writing")]
-    Poisoned,
+    #[error("the audit writer has stopped")]
+    WriterGone,
+    #[error("cannot start the audit writer thread: {0}")]
+    Thread(String),
 }
 
 impl From<ChainError> for AuditError {
@@ -62,30 +68,20 @@ type Outcome = Result<AuditReceipt, AuditError>;
 /// Called with a record's outcome once its group is written; must not block.
 pub type OnWritten = Box<dyn FnOnce(Outcome) + Send>;
 
-/// Who is told when a record is written: a thread waiting in `append`, or a callback
-/// (an async gate's waker) registered with `submit`.
-enum Completion {
-    Waiter(u64),
-    Callback(OnWritten),
-}
-
-#[derive(Default)]
-struct Queue {
-    next_ticket: u64,
-    pending: Vec<(Completion, PreparedRecord)>,
-    done: HashMap<u64, Outcome>,
-    leader_busy: bool,
-}
+type Job = (PreparedRecord, OnWritten);
 
 /// The audit log of one `$CORDON_HOME`. Cheap to share behind an `Arc`.
+///
+/// Callers serialize their record in their own thread and hand it to a writer thread
+/// over a channel. The writer takes everything queued since its last group as the
+/// next group, so under load groups grow instead of callers queueing on a lock, and
+/// no caller is ever made to write other callers' records.
 pub struct AuditLog {
     home: PathBuf,
     store: Arc<Store>,
     sync: SyncPolicy,
-    queue: Mutex<Queue>,
-    wake: Condvar,
-    /// Chains kept open between groups. Only the leader touches them.
-    chains: Mutex<HashMap<String, ChainFile>>,
+    sender: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -104,13 +100,23 @@ impl AuditLog {
             path: dir.clone(),
             detail: e.to_string(),
         })?;
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let mut writer = Writer {
+            home: home.to_path_buf(),
+            store: store.clone(),
+            sync,
+            chains: HashMap::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("cordon-audit".to_owned())
+            .spawn(move || writer.run(&receiver))
+            .map_err(|e| AuditError::Thread(e.to_string()))?;
         Ok(AuditLog {
             home: home.to_path_buf(),
             store,
             sync,
-            queue: Mutex::new(Queue::default()),
-            wake: Condvar::new(),
-            chains: Mutex::new(HashMap::new()),
+            sender: Some(sender),
+            thread: Some(thread),
         })
     }
 
@@ -122,88 +128,71 @@ impl AuditLog {
         &self.store
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Queue>, AuditError> {
-        self.queue.lock().map_err(|_| AuditError::Poisoned)
-    }
-
     /// Appends one record and returns once it is written (and, with `sync = "batch"`,
-    /// on disk). Callers that arrive while a group is being written form the next group:
-    /// one of them writes it for all, so a thousand concurrent gates cost a handful of
-    /// fdatasyncs, not a thousand.
+    /// on disk).
     pub fn append(&self, entry: AuditEntry) -> Outcome {
-        let prepared = PreparedRecord::new(entry.task, entry.action, entry.verdict);
-        let mut queue = self.lock()?;
-        let ticket = queue.next_ticket;
-        queue.next_ticket += 1;
-        queue.pending.push((Completion::Waiter(ticket), prepared));
-        loop {
-            if let Some(outcome) = queue.done.remove(&ticket) {
-                return outcome;
-            }
-            if !queue.leader_busy {
-                queue = self.lead(queue)?;
-                continue;
-            }
-            queue = self.wake.wait(queue).map_err(|_| AuditError::Poisoned)?;
-        }
+        let (done, outcome) = mpsc::sync_channel(1);
+        self.submit(
+            entry,
+            Box::new(move |result| {
+                // The caller is waiting on the other end; if it is gone, so is the need.
+                let _ = done.send(result);
+            }),
+        );
+        outcome.recv().unwrap_or(Err(AuditError::WriterGone))
     }
 
-    /// Queues one record without waiting: `on_written` is called with its outcome once
-    /// its group is written. For gates on an async runtime, where parking a thread per
-    /// request would cost more than writing the record. If no group is being written,
-    /// the caller writes this one (and whatever else is queued) before returning.
+    /// Queues one record without waiting: `on_written` is called on the writer thread
+    /// with its outcome once its group is written. For gates on an async runtime.
     pub fn submit(&self, entry: AuditEntry, on_written: OnWritten) {
         let prepared = PreparedRecord::new(entry.task, entry.action, entry.verdict);
-        let mut queue = match self.lock() {
-            Ok(queue) => queue,
-            Err(e) => return on_written(Err(e)),
-        };
-        queue
-            .pending
-            .push((Completion::Callback(on_written), prepared));
-        if !queue.leader_busy {
-            // On a poisoned queue there is no one left to tell: every waiter sees the
-            // poison itself.
-            if let Ok(queue) = self.lead(queue) {
-                drop(queue);
-            }
-        }
-    }
-
-    /// Writes groups until the queue is empty, delivering each group's outcomes.
-    /// Entered with the queue locked and no other leader; returns it locked.
-    fn lead<'a>(
-        &'a self,
-        mut queue: MutexGuard<'a, Queue>,
-    ) -> Result<MutexGuard<'a, Queue>, AuditError> {
-        queue.leader_busy = true;
-        while !queue.pending.is_empty() {
-            let group = std::mem::take(&mut queue.pending);
-            drop(queue);
-            let (completions, entries): (Vec<Completion>, Vec<PreparedRecord>) =
-                group.into_iter().unzip();
-            let outcomes = self.write_group(entries);
-            let mut callbacks = Vec::new();
-            let mut waiters = Vec::new();
-            for (completion, outcome) in completions.into_iter().zip(outcomes) {
-                match completion {
-                    Completion::Waiter(ticket) => waiters.push((ticket, outcome)),
-                    Completion::Callback(callback) => callbacks.push((callback, outcome)),
+        match &self.sender {
+            Some(sender) => {
+                if let Err(mpsc::SendError((_, on_written))) = sender.send((prepared, on_written)) {
+                    on_written(Err(AuditError::WriterGone));
                 }
             }
-            for (callback, outcome) in callbacks {
+            None => on_written(Err(AuditError::WriterGone)),
+        }
+    }
+}
+
+impl Drop for AuditLog {
+    /// Writes what is queued, then stops the writer.
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the audit writer thread panicked");
+        }
+    }
+}
+
+/// The writer thread's state: chains kept open between groups.
+struct Writer {
+    home: PathBuf,
+    store: Arc<Store>,
+    sync: SyncPolicy,
+    chains: HashMap<String, ChainFile>,
+}
+
+impl Writer {
+    fn run(&mut self, receiver: &mpsc::Receiver<Job>) {
+        while let Ok(first) = receiver.recv() {
+            let mut jobs = vec![first];
+            jobs.extend(receiver.try_iter());
+            let (entries, callbacks): (Vec<PreparedRecord>, Vec<OnWritten>) =
+                jobs.into_iter().unzip();
+            let outcomes = self.write_group(entries);
+            for (callback, outcome) in callbacks.into_iter().zip(outcomes) {
                 callback(outcome);
             }
-            queue = self.lock()?;
-            queue.done.extend(waiters);
-            self.wake.notify_all();
         }
-        queue.leader_busy = false;
-        Ok(queue)
     }
 
     /// Writes a group, one chain at a time; outcomes come back in the group's order.
-    fn write_group(&self, entries: Vec<PreparedRecord>) -> Vec<Outcome> {
+    fn write_group(&mut self, entries: Vec<PreparedRecord>) -> Vec<Outcome> {
         let count = entries.len();
         let mut by_task: BTreeMap<String, Vec<(usize, PreparedRecord)>> = BTreeMap::new();
         for (index, entry) in entries.into_iter().enumerate() {
@@ -227,17 +216,16 @@ impl AuditLog {
         }
         outcomes
             .into_iter()
-            .map(|o| o.unwrap_or(Err(AuditError::Poisoned)))
+            .map(|o| o.unwrap_or(Err(AuditError::WriterGone)))
             .collect()
     }
 
     fn write_task_group(
-        &self,
+        &mut self,
         task: &str,
         entries: Vec<(usize, PreparedRecord)>,
     ) -> Result<Vec<(usize, Outcome)>, AuditError> {
-        let mut chains = self.chains.lock().map_err(|_| AuditError::Poisoned)?;
-        let file = match chains.entry(task.to_owned()) {
+        let file = match self.chains.entry(task.to_owned()) {
             std::collections::hash_map::Entry::Occupied(open) => open.into_mut(),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(ChainFile::open(&chain_path(&self.home, task))?)
@@ -245,7 +233,7 @@ impl AuditLog {
         };
         let mut chain = file.lock()?;
         if chain.refreshed {
-            self.catch_up(task, &mut chain)?;
+            catch_up(&self.store, task, &mut chain)?;
         }
         let time = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
         let mut bytes = Vec::with_capacity(entries.len() * 512);
@@ -263,7 +251,7 @@ impl AuditLog {
         let start = chain.len;
         chain.append(&bytes, self.sync == SyncPolicy::Batch, seq, &prev)?;
         if let (Some((_, first, _)), Some((_, last, _))) = (sealed.first(), sealed.last()) {
-            self.index(task, first.body.seq, last, start, chain.len)?;
+            index(&self.store, task, first.body.seq, last, start, chain.len)?;
         }
         drop(chain);
         Ok(sealed
@@ -280,74 +268,73 @@ impl AuditLog {
             })
             .collect())
     }
+}
 
-    /// Indexes a written group. Runs while the chain lock is held, so the index's head
-    /// for a task never runs ahead of, or falls behind, the chain by more than a crash.
-    /// Indexes records the chain holds but the index missed: a writer that died between
-    /// writing a group and indexing it. The chain is the record of truth; without this,
-    /// one badly timed crash would read as tampering forever.
-    fn catch_up(&self, task: &str, chain: &mut LockedChain<'_>) -> Result<(), AuditError> {
-        let indexed: Option<(i64, i64)> = {
-            let conn = self.store.conn()?;
-            let mut stmt = conn.prepare_cached(
-                "SELECT last_seq, end FROM audit_groups WHERE task = ?1 ORDER BY last_seq DESC LIMIT 1",
-            )?;
-            let mut rows = stmt.query([task])?;
-            match rows.next()? {
-                Some(row) => Some((row.get(0)?, row.get(1)?)),
-                None => None,
-            }
-        };
-        let (indexed_seq, from) = match indexed {
-            Some((seq, end)) => (
-                u64::try_from(seq).unwrap_or(0),
-                u64::try_from(end).unwrap_or(0),
-            ),
-            None => (0, 0),
-        };
-        if indexed_seq >= chain.head_seq {
-            return Ok(());
-        }
-        let missed: Vec<(AuditRecord, u64)> = chain
-            .read_from(from)?
-            .into_iter()
-            .filter(|(record, _)| record.body.seq > indexed_seq)
-            .collect();
-        tracing::warn!(
-            task,
-            records = missed.len(),
-            "indexing audit records the index missed (a writer stopped between writing and indexing)"
-        );
-        let (Some((first, start)), Some((last, _))) = (missed.first(), missed.last()) else {
-            return Ok(());
-        };
-        self.index(task, first.body.seq, last, *start, chain.len)
-    }
-
-    /// Records one written group.
-    fn index(
-        &self,
-        task: &str,
-        first_seq: u64,
-        last: &AuditRecord,
-        start: u64,
-        end: u64,
-    ) -> Result<(), AuditError> {
-        let conn = self.store.conn()?;
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO audit_groups (task, first_seq, last_seq, start, end, last_hash, time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+/// Indexes records the chain holds but the index missed: a writer that died between
+/// writing a group and indexing it. The chain is the record of truth; without this,
+/// one badly timed crash would read as tampering forever.
+fn catch_up(store: &Store, task: &str, chain: &mut LockedChain<'_>) -> Result<(), AuditError> {
+    let indexed: Option<(i64, i64)> = {
+        let conn = store.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT last_seq, end FROM audit_groups WHERE task = ?1 ORDER BY last_seq DESC LIMIT 1",
         )?;
-        let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        insert.execute(rusqlite::params![
-            task,
-            int(first_seq),
-            int(last.body.seq),
-            int(start),
-            int(end),
-            last.hash,
-            last.body.time,
-        ])?;
-        Ok(())
+        let mut rows = stmt.query([task])?;
+        match rows.next()? {
+            Some(row) => Some((row.get(0)?, row.get(1)?)),
+            None => None,
+        }
+    };
+    let (indexed_seq, from) = match indexed {
+        Some((seq, end)) => (
+            u64::try_from(seq).unwrap_or(0),
+            u64::try_from(end).unwrap_or(0),
+        ),
+        None => (0, 0),
+    };
+    if indexed_seq >= chain.head_seq {
+        return Ok(());
     }
+    let missed: Vec<(AuditRecord, u64)> = chain
+        .read_from(from)?
+        .into_iter()
+        .filter(|(record, _)| record.body.seq > indexed_seq)
+        .collect();
+    tracing::warn!(
+        task,
+        records = missed.len(),
+        "indexing audit records the index missed (a writer stopped between writing and indexing)"
+    );
+    let (Some((first, start)), Some((last, _))) = (missed.first(), missed.last()) else {
+        return Ok(());
+    };
+    index(store, task, first.body.seq, last, *start, chain.len)
+}
+
+/// Records one written group. Runs while the chain lock is held, so the index's head
+/// for a task never runs ahead of, or falls behind, the chain by more than a crash.
+fn index(
+    store: &Store,
+    task: &str,
+    first_seq: u64,
+    last: &AuditRecord,
+    start: u64,
+    end: u64,
+) -> Result<(), AuditError> {
+    let conn = store.conn()?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO audit_groups (task, first_seq, last_seq, start, end, last_hash, time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    insert.execute(rusqlite::params![
+        task,
+        int(first_seq),
+        int(last.body.seq),
+        int(start),
+        int(end),
+        last.hash,
+        last.body.time,
+    ])?;
+    Ok(())
 }
