@@ -68,6 +68,17 @@ explain evaluates policy only: it consults no approvals and records nothing."
     )]
     Explain(ExplainArgs),
 
+    /// Judge a shell command the way the agent hooks do: allow, ask or deny, and why
+    #[command(after_help = "Examples:\n  \
+cordon check 'cargo test'                       allow\n  \
+cordon check 'rm -rf ~'                         ask: destroys your home directory\n  \
+cordon check --json 'git push --force origin main'\n  \
+echo '{\"command\": \"psql -c \\\"DROP TABLE users\\\"\"}' | cordon check --jsonl\n\n\
+The command is parsed, never run. Exit status is 0 whatever the verdict; read the\n\
+verdict from the output. check evaluates policy only: it records nothing and files\n\
+no approval (the hooks do both).")]
+    Check(CheckArgs),
+
     /// Read, follow, export and verify the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -78,6 +89,23 @@ pub struct DemoArgs {
     /// Record the demo in $CORDON_HOME instead of a throwaway directory.
     #[arg(long)]
     pub keep: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The command line to judge.
+    #[arg(required_unless_present = "jsonl")]
+    pub command: Option<String>,
+    /// Print one JSON object: decision, effect, target, reasons, findings.
+    #[arg(long)]
+    pub json: bool,
+    /// Read `{"command": "…"}` objects, one per line, from stdin; write one JSON
+    /// verdict per line, in order.
+    #[arg(long, conflicts_with = "command")]
+    pub jsonl: bool,
+    /// The directory the command would run in (default: the current one).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

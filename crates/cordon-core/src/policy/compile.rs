@@ -190,6 +190,8 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
             .map(|p| loaded.resolve_path(p).display().to_string()),
     );
     writable.extend(ALWAYS_WRITABLE_DIRS.iter().map(|s| (*s).to_owned()));
+    let mut seen = std::collections::HashSet::new();
+    writable.retain(|dir| seen.insert(dir.clone()));
     let mut inside: Vec<String> = Vec::new();
     for dir in &writable {
         let dir = dir.trim_end_matches('/');

@@ -1,6 +1,7 @@
 //! One function per subcommand.
 
 mod audit;
+mod check;
 mod demo;
 mod explain;
 mod init;
@@ -19,6 +20,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init::run(&args),
         Command::Policy(command) => policy::run(command, policy),
         Command::Explain(args) => explain::run(&args, policy),
+        Command::Check(args) => check::run(&args, policy),
         Command::Audit(command) => audit::run(command),
     }
 }

@@ -1,4 +1,5 @@
 mod audit_cli;
+mod check;
 mod common;
 mod demo;
 mod explain;
