@@ -218,6 +218,11 @@ fn bad_values_in_every_section_are_errors() {
             "unknown value `never`",
         ),
         (
+            format!("{TASK}[approval]\nwebhooks = [{{ url = \"hooks.slack.com/x\" }}]\n"),
+            4,
+            "not a webhook URL",
+        ),
+        (
             format!("{TASK}[policy]\ninclude = \"x.cedar\"\n"),
             4,
             "invalid type",

@@ -13,7 +13,7 @@ pub use discover::{
     DEFAULT_PROFILE, INIT_TEMPLATE, MANIFEST_FILE, ManifestSource, discover, load_file,
 };
 pub use error::ManifestError;
-pub use values::{CredentialSource, Glob, HostPattern, Injection, Ttl};
+pub use values::{CredentialSource, Glob, HostPattern, Injection, Ttl, WebhookUrl};
 
 use crate::action::Effect;
 use serde::Deserialize;
@@ -227,7 +227,7 @@ pub enum ApprovalMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
-    pub url: String,
+    pub url: WebhookUrl,
     #[serde(default)]
     pub format: WebhookFormat,
 }

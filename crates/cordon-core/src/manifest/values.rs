@@ -223,6 +223,29 @@ impl<'de> Deserialize<'de> for HostPattern {
     }
 }
 
+/// An `http://` or `https://` URL with a host, checked when the manifest loads rather
+/// than when the first approval tries to notify it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl(pub String);
+
+impl<'de> Deserialize<'de> for WebhookUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = string(d)?;
+        let rest = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"));
+        let host = rest
+            .and_then(|r| r.split(['/', '?', '#']).next())
+            .unwrap_or("");
+        if host.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(de::Error::custom(format!(
+                "`{text}` is not a webhook URL: write it like `https://hooks.slack.com/services/…`"
+            )));
+        }
+        Ok(WebhookUrl(text))
+    }
+}
+
 /// Where cordon reads a credential's real secret. It is read by the supervisor outside
 /// every sandbox and never written anywhere an agent can see.
 #[derive(Debug, Clone, PartialEq, Eq)]
