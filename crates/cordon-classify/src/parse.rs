@@ -136,10 +136,39 @@ pub(crate) fn parse(source: &str) -> Result<Node, ParseError> {
     if source.len() > MAX_INPUT_BYTES {
         return Err(ParseError::TooLong);
     }
+    // Building a parser and loading the grammar costs more than parsing a short command,
+    // so each thread keeps one. A parse never re-enters `parse` while it holds it; if
+    // that ever changed, the fallback builds a fresh parser rather than failing.
+    PARSER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            if slot.is_none() {
+                *slot = Some(new_parser()?);
+            }
+            match slot.as_mut() {
+                Some(parser) => parse_with(parser, source),
+                None => Err(ParseError::Language),
+            }
+        }
+        Err(_) => parse_with(&mut new_parser()?, source),
+    })
+}
+
+thread_local! {
+    static PARSER: std::cell::RefCell<Option<Parser>> = const { std::cell::RefCell::new(None) };
+}
+
+fn new_parser() -> Result<Parser, ParseError> {
     let mut parser = Parser::new();
     parser
         .set_language(&tree_sitter_bash::LANGUAGE.into())
         .map_err(|_| ParseError::Language)?;
+    Ok(parser)
+}
+
+fn parse_with(parser: &mut Parser, source: &str) -> Result<Node, ParseError> {
+    // A parse cancelled by the time limit would otherwise resume on the next call,
+    // mixing one command's text into another's tree.
+    parser.reset();
     let started = Instant::now();
     let mut progress = |_: &tree_sitter::ParseState| {
         if started.elapsed() > PARSE_TIME_LIMIT {
