@@ -237,28 +237,27 @@ impl Writer {
         }
         let time = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
         let mut bytes = Vec::with_capacity(entries.len() * 512);
-        let mut sealed: Vec<(usize, AuditRecord, u64)> = Vec::with_capacity(entries.len());
+        let mut sealed: Vec<(usize, AuditRecord)> = Vec::with_capacity(entries.len());
         let (mut seq, mut prev) = (chain.head_seq, chain.head_hash.clone());
-        for (ticket, entry) in entries {
+        for (position, entry) in entries {
             seq += 1;
             let (record, line) = entry.seal(seq, &time, std::mem::take(&mut prev));
             prev.clone_from(&record.hash);
-            let offset = chain.len + bytes.len() as u64;
             bytes.extend_from_slice(line.as_bytes());
             bytes.push(b'\n');
-            sealed.push((ticket, record, offset));
+            sealed.push((position, record));
         }
         let start = chain.len;
         chain.append(&bytes, self.sync == SyncPolicy::Batch, seq, &prev)?;
-        if let (Some((_, first, _)), Some((_, last, _))) = (sealed.first(), sealed.last()) {
+        if let (Some((_, first)), Some((_, last))) = (sealed.first(), sealed.last()) {
             index(&self.store, task, first.body.seq, last, start, chain.len)?;
         }
         drop(chain);
         Ok(sealed
             .into_iter()
-            .map(|(ticket, record, _)| {
+            .map(|(position, record)| {
                 (
-                    ticket,
+                    position,
                     Ok(AuditReceipt {
                         task: record.body.task,
                         seq: record.body.seq,
