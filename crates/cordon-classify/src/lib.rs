@@ -28,6 +28,7 @@ mod secrets;
 mod shells;
 mod sql;
 mod system;
+mod tools;
 mod word;
 mod wrappers;
 
@@ -36,6 +37,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use cordon_core::{Effect, Target};
+pub use tools::{FileAccess, classify_file_access, classify_tool_call};
 
 /// Where the command runs. Relative paths resolve against `cwd`; `workspace` is the
 /// tree the agent may change freely; `home` is what `~` and `$HOME` mean.

@@ -82,6 +82,135 @@ no approval (the hooks do both).")]
     /// Read, follow, export and verify the audit log
     #[command(subcommand)]
     Audit(AuditCommand),
+
+    /// Answer an agent's pre-tool hook (run by the agent, not by you)
+    #[command(
+        after_help = "The agent runs this before each tool call, with the call as JSON on stdin,\n\
+and reads the answer from stdout. `cordon install-hook AGENT` sets it up.\n\n\
+What it judges: shell commands, file reads/writes/searches on secret or protected\n\
+paths, and MCP tool calls, against the cordon.toml found from the tool call's\n\
+directory (or --policy, or the built-in default). Harmless calls get no answer, so\n\
+the agent's own permission rules still apply. Every decision is recorded in the\n\
+audit log; an `ask` files an approval that `cordon approve ID` grants once.\n\n\
+Any failure inside cordon is answered with deny, never silence.\n\n\
+Example (what Claude Code sends):\n  \
+echo '{\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"rm -rf ~\"},\"cwd\":\"/src/app\",\n        \
+\"permission_mode\":\"default\",\"hook_event_name\":\"PreToolUse\"}' | cordon hook claude"
+    )]
+    Hook(HookArgs),
+
+    /// Install cordon's hook into an agent's settings, keeping everything else there
+    #[command(after_help = "Examples:\n  \
+cordon install-hook claude                 ~/.claude/settings.json\n  \
+cordon install-hook claude --project       .claude/settings.json (shared with the team)\n  \
+cordon install-hook claude --local         .claude/settings.local.json\n  \
+cordon install-hook cursor                 ~/.cursor/hooks.json\n  \
+cordon install-hook gemini --project       .gemini/settings.json\n  \
+cordon install-hook codex                  ~/.codex/hooks.json (enable hooks in Codex's config too)\n\n\
+Installing again replaces cordon's entry; a settings file that is not valid JSON is\n\
+left untouched. `--policy FILE` is written into the hook command.")]
+    InstallHook(InstallHookArgs),
+
+    /// Remove cordon's hook from an agent's settings, keeping everything else there
+    #[command(
+        after_help = "Examples:\n  cordon uninstall-hook claude\n  cordon uninstall-hook claude --project"
+    )]
+    UninstallHook(InstallHookArgs),
+
+    /// List pending approvals (what an agent is waiting for a human to sign)
+    #[command(after_help = "Examples:\n  cordon approvals\n  cordon approvals --json")]
+    Approvals(ApprovalsArgs),
+
+    /// Approve a pending action once, by its approval id
+    #[command(
+        after_help = "The approval covers exactly the action that was asked for: the agent's\n\
+identical retry passes once, anything else is asked about anew.\n\n\
+Example:\n  cordon approve ap_3k2f9x --note 'staging only, checked'"
+    )]
+    Approve(ApproveArgs),
+
+    /// Refuse a pending action; the reason is passed back to the agent
+    #[command(
+        after_help = "Example:\n  cordon deny ap_3k2f9x --reason 'that is the production volume; use staging'"
+    )]
+    Deny(DenyArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AgentArg {
+    /// Claude Code (PreToolUse)
+    Claude,
+    /// Cursor (beforeShellExecution, beforeMCPExecution, beforeReadFile)
+    Cursor,
+    /// Gemini CLI (BeforeTool)
+    Gemini,
+    /// OpenAI Codex (PreToolUse; deny only)
+    Codex,
+}
+
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// Which agent is calling.
+    #[arg(value_enum)]
+    pub agent: AgentArg,
+    /// Never answer `ask`: deny with the approval instructions instead, even where the
+    /// agent could ask its user.
+    #[arg(long)]
+    pub no_ask: bool,
+    /// Answer deny if no decision is made within this long (the agent's own timeout
+    /// would let the tool run).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub deadline: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallHookArgs {
+    /// Which agent's settings.
+    #[arg(value_enum)]
+    pub agent: AgentArg,
+    /// The user's settings, for every project (the default).
+    #[arg(long, group = "scope")]
+    pub user: bool,
+    /// The project's shared settings in the current directory.
+    #[arg(long, group = "scope")]
+    pub project: bool,
+    /// The project's personal settings (Claude Code's settings.local.json).
+    #[arg(long, group = "scope")]
+    pub local: bool,
+    /// Print the settings file that would be changed and the command, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    /// Print one JSON object per pending approval.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The approval id the agent was given (ap_…).
+    pub id: String,
+    /// A note kept with the approval.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Who approves (default: $USER).
+    #[arg(long = "as", value_name = "NAME")]
+    pub approver: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DenyArgs {
+    /// The approval id the agent was given (ap_…).
+    pub id: String,
+    /// Why; the agent reads this.
+    #[arg(long)]
+    pub reason: String,
+    /// Who refuses (default: $USER).
+    #[arg(long = "as", value_name = "NAME")]
+    pub approver: Option<String>,
 }
 
 #[derive(Debug, Args)]

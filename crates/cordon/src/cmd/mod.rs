@@ -1,10 +1,13 @@
 //! One function per subcommand.
 
+mod approvals;
 mod audit;
 mod check;
 mod demo;
 mod explain;
+mod hook;
 mod init;
+mod install_hook;
 mod policy;
 
 use crate::cli::{Cli, Command};
@@ -22,6 +25,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => explain::run(&args, policy),
         Command::Check(args) => check::run(&args, policy),
         Command::Audit(command) => audit::run(command),
+        Command::Hook(args) => Ok(hook::run(&args, policy)),
+        Command::InstallHook(args) => install_hook::install(&args, policy),
+        Command::UninstallHook(args) => install_hook::uninstall(&args),
+        Command::Approvals(args) => approvals::list(&args),
+        Command::Approve(args) => approvals::approve(&args),
+        Command::Deny(args) => approvals::deny(&args),
     }
 }
 

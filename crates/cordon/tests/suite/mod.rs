@@ -3,4 +3,5 @@ mod check;
 mod common;
 mod demo;
 mod explain;
+mod hook;
 mod policy_cli;
