@@ -5,6 +5,7 @@
 //! runtime. A shared PostgreSQL queue (the approvals issue) can sit beside it because
 //! sqlx's Postgres driver does not bundle a second SQLite.
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -23,6 +24,10 @@ pub enum StoreError {
     #[error("cordon's database is unusable: a previous user panicked while holding it")]
     Poisoned,
 }
+
+/// Bumped whenever SCHEMA changes; stored in SQLite's `user_version`, so a process that
+/// finds it current skips re-running the schema (every hook is a fresh process).
+const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 -- One row per group of records written together (one write(), contiguous in the
@@ -96,7 +101,20 @@ impl Store {
             .map_err(open_error)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_error)?;
-        conn.execute_batch(SCHEMA).map_err(open_error)?;
+        // The last connection to close would checkpoint and reset the WAL, and the next
+        // process would pay to recreate it (two fsyncs): with a short process per hook
+        // call, that was most of the hook's wall time. SQLite's auto-checkpoint on
+        // commit still keeps the WAL bounded.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(open_error)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_error)?;
+        if version != SCHEMA_VERSION {
+            conn.execute_batch(SCHEMA).map_err(open_error)?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(open_error)?;
+        }
         Ok(Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
