@@ -19,6 +19,9 @@ cordon demo                        replay the volumeDelete incident against cord
 cordon init                        write a commented cordon.toml here\n  \
 cordon policy check                validate the cordon.toml found from here\n  \
 cordon explain action.json         show the verdict for an action and why\n  \
+cordon check 'git push -f origin main'  judge a command as the hooks do\n  \
+cordon install-hook claude         guard Claude Code's tool calls (also cursor, gemini, codex)\n  \
+cordon approvals                   what agents are waiting for you to approve\n  \
 cordon audit tail -f               follow every decision as it is made\n  \
 cordon audit verify                check every audit chain for tampering\n\n\
 State lives in $CORDON_HOME (default: $XDG_STATE_HOME/cordon or ~/.local/state/cordon).\n\
