@@ -1,0 +1,2 @@
+mod judging;
+mod parsing;
