@@ -9,14 +9,17 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CORDON_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+    // An EnvFilter compiles its directives with regexes: worth it only when someone
+    // asked for CORDON_LOG. Every hook call is a fresh process on the agent's path.
+    let subscriber = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match tracing_subscriber::EnvFilter::try_from_env("CORDON_LOG") {
+        Ok(filter) if std::env::var_os("CORDON_LOG").is_some() => {
+            subscriber.with_env_filter(filter).init();
+        }
+        _ => subscriber.with_max_level(tracing::Level::WARN).init(),
+    }
     let cli = cli::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => code,
