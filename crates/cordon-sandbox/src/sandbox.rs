@@ -1,0 +1,232 @@
+//! The description of one sandboxed command and the handle to a running one.
+
+use std::ffi::OsString;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::SandboxError;
+
+/// One command to run in isolation.
+///
+/// ```no_run
+/// # use cordon_sandbox::Sandbox;
+/// let status = Sandbox::new("/home/u/project", "/home/u/.local/state/cordon/tasks/t1", ["cargo", "test"])
+///     .env("PATH", "/usr/bin:/bin")
+///     .read_only("/home/u/.cargo")
+///     .hide("/home/u/.aws")
+///     .run()?;
+/// # Ok::<(), cordon_sandbox::SandboxError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    pub(crate) argv: Vec<OsString>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) workspace: PathBuf,
+    pub(crate) task_dir: PathBuf,
+    pub(crate) read_only: Vec<PathBuf>,
+    pub(crate) writable: Vec<PathBuf>,
+    pub(crate) hide: Vec<PathBuf>,
+    pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) hostname: String,
+    pub(crate) stdio: [Option<Arc<OwnedFd>>; 3],
+}
+
+impl Sandbox {
+    /// A sandbox running `argv` with `workspace` mounted copy-on-write at its own path;
+    /// the overlay's upper and work directories are `task_dir/upper` and
+    /// `task_dir/work` (created when missing). The environment starts empty.
+    pub fn new<I, S>(workspace: impl Into<PathBuf>, task_dir: impl Into<PathBuf>, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        Self {
+            argv: argv.into_iter().map(Into::into).collect(),
+            cwd: None,
+            workspace: workspace.into(),
+            task_dir: task_dir.into(),
+            read_only: Vec::new(),
+            writable: Vec::new(),
+            hide: Vec::new(),
+            env: Vec::new(),
+            hostname: "cordon".to_owned(),
+            stdio: [None, None, None],
+        }
+    }
+
+    /// The working directory inside (default: the workspace).
+    #[must_use]
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Make a host path visible read-only at the same path.
+    #[must_use]
+    pub fn read_only(mut self, path: impl Into<PathBuf>) -> Self {
+        self.read_only.push(path.into());
+        self
+    }
+
+    /// Make a host path visible read-write at the same path. Writes go to the host.
+    #[must_use]
+    pub fn writable(mut self, path: impl Into<PathBuf>) -> Self {
+        self.writable.push(path.into());
+        self
+    }
+
+    /// Hide a path: an empty read-only directory, or an empty file, appears in its place.
+    #[must_use]
+    pub fn hide(mut self, path: impl Into<PathBuf>) -> Self {
+        self.hide.push(path.into());
+        self
+    }
+
+    /// Hide several paths, e.g. [`default_hidden_paths`](crate::default_hidden_paths).
+    #[must_use]
+    pub fn hide_all<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.hide.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Pass one environment variable. Nothing is inherited implicitly; see
+    /// [`scrub_env`](crate::scrub_env) for building the set from the host's.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Pass several environment variables.
+    #[must_use]
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        self.env
+            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// The host name inside (default `cordon`).
+    #[must_use]
+    pub fn hostname(mut self, name: impl Into<String>) -> Self {
+        self.hostname = name.into();
+        self
+    }
+
+    /// Give the command this descriptor as its standard input instead of inheriting
+    /// the supervisor's.
+    #[must_use]
+    pub fn stdin(mut self, fd: impl Into<OwnedFd>) -> Self {
+        self.stdio[0] = Some(Arc::new(fd.into()));
+        self
+    }
+
+    /// Give the command this descriptor as its standard output.
+    #[must_use]
+    pub fn stdout(mut self, fd: impl Into<OwnedFd>) -> Self {
+        self.stdio[1] = Some(Arc::new(fd.into()));
+        self
+    }
+
+    /// Give the command this descriptor as its standard error.
+    #[must_use]
+    pub fn stderr(mut self, fd: impl Into<OwnedFd>) -> Self {
+        self.stdio[2] = Some(Arc::new(fd.into()));
+        self
+    }
+
+    /// Where the overlay's upper layer lives: everything the command wrote or deleted
+    /// in the workspace.
+    #[must_use]
+    pub fn upper_dir(&self) -> PathBuf {
+        self.task_dir.join("upper")
+    }
+
+    /// The overlay's work directory (internal to overlayfs).
+    #[must_use]
+    pub fn work_dir(&self) -> PathBuf {
+        self.task_dir.join("work")
+    }
+
+    /// The workspace (host path, also the path inside).
+    #[must_use]
+    pub fn workspace(&self) -> &Path {
+        &self.workspace
+    }
+
+    /// Start the command. Returns once it has been executed inside the finished sandbox,
+    /// or with the reason the sandbox could not be built.
+    pub fn spawn(&self) -> Result<SandboxChild, SandboxError> {
+        #[cfg(target_os = "linux")]
+        {
+            crate::linux::spawn(self)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(SandboxError::UnsupportedOs {
+                os: std::env::consts::OS,
+            })
+        }
+    }
+
+    /// Start the command and wait for it: its exit code, or 128 + n if signal n killed it.
+    pub fn run(&self) -> Result<i32, SandboxError> {
+        self.spawn()?.wait()
+    }
+}
+
+/// A running sandbox. Dropping it does not stop the sandbox; [`kill`](Self::kill) does.
+#[derive(Debug)]
+pub struct SandboxChild {
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only Linux spawns")
+    )]
+    pub(crate) pid: i32,
+}
+
+impl SandboxChild {
+    /// The host pid of the sandbox's outermost process (the namespace helper).
+    #[must_use]
+    pub fn id(&self) -> i32 {
+        self.pid
+    }
+
+    /// Wait for the command: its exit code, or 128 + n if signal n killed it (like a
+    /// shell). The sandbox is gone when this returns.
+    pub fn wait(self) -> Result<i32, SandboxError> {
+        #[cfg(target_os = "linux")]
+        {
+            crate::linux::wait(self.pid)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(SandboxError::UnsupportedOs {
+                os: std::env::consts::OS,
+            })
+        }
+    }
+
+    /// Kill the whole sandbox (`SIGKILL` to the helper; the rest follows).
+    pub fn kill(&self) -> Result<(), SandboxError> {
+        #[cfg(target_os = "linux")]
+        {
+            crate::linux::kill(self.pid)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(SandboxError::UnsupportedOs {
+                os: std::env::consts::OS,
+            })
+        }
+    }
+}

@@ -1,0 +1,4 @@
+mod escape;
+mod filesystem;
+mod lifecycle;
+mod support;
