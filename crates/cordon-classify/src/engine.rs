@@ -619,7 +619,7 @@ impl Engine {
             ));
             return Flow::opaque();
         }
-        let Some(word) = first.lit.clone() else {
+        let Some(word) = first.lit.as_deref() else {
             self.unknown(format!(
                 "the command name `{}` comes from a variable and is only known at run time",
                 first.raw
@@ -631,9 +631,8 @@ impl Engine {
             return Flow::opaque();
         }
         self.nesting += 1;
-        let name = program_name(&word).to_string();
         let call = Call {
-            name: &name,
+            name: program_name(word),
             args: argv.get(1..).unwrap_or_default(),
             stdin,
             env,
@@ -773,14 +772,17 @@ impl Engine {
         for (i, part) in w.parts.iter().enumerate() {
             match part {
                 Part::Lit { text, quoted } => {
-                    let mut text = text.clone();
-                    if i == 0 && !quoted && text.starts_with('~') {
-                        text = self.tilde(&text);
-                    }
+                    let expanded;
+                    let text = if i == 0 && !quoted && text.starts_with('~') {
+                        expanded = self.tilde(text);
+                        expanded.as_str()
+                    } else {
+                        text.as_str()
+                    };
                     if !quoted && text.contains('{') && text.contains(',') {
                         brace = true;
                     }
-                    push_known(&mut arg, &text);
+                    push_known(&mut arg, text);
                 }
                 Part::Var {
                     name,

@@ -11,7 +11,7 @@ use crate::flow::{Content, Flow};
 use crate::http;
 use crate::paths::{self, covers_all, is_block_device, is_disposable, is_null_device, is_scratch};
 use crate::secrets;
-use crate::word::Arg;
+use crate::word::{Arg, operands};
 
 pub(crate) fn classify(e: &mut Engine, c: &Call) -> Option<Flow> {
     match c.name {
@@ -435,15 +435,7 @@ fn dd(e: &mut Engine, c: &Call) -> Option<Flow> {
 }
 
 fn truncate(e: &mut Engine, c: &Call) -> Option<Flow> {
-    let mut it = c.args.iter();
-    while let Some(a) = it.next() {
-        if a.is("-s") || a.is("--size") || a.is("-r") || a.is("--reference") {
-            it.next();
-            continue;
-        }
-        if a.is_option() {
-            continue;
-        }
+    for a in operands(c.args, &["-s", "--size", "-r", "--reference"]) {
         let p = e.places.resolve(a);
         match p.abs {
             Some(abs) if e.remote.is_none() && e.places.writable(&abs) => {
@@ -925,23 +917,11 @@ fn sed(e: &mut Engine, c: &Call) -> Option<Flow> {
                 }))
     });
     let has_script_opt = c.has("-e") || c.has("-f") || c.has("--expression") || c.has("--file");
-    let mut files: Vec<&Arg> = Vec::new();
-    let mut it = c.args.iter();
-    let mut script_seen = has_script_opt;
-    while let Some(a) = it.next() {
-        if a.is("-e") || a.is("-f") || a.is("--expression") || a.is("--file") || a.is("-l") {
-            it.next();
-            continue;
-        }
-        if a.is_option() {
-            continue;
-        }
-        if !script_seen {
-            script_seen = true;
-            continue;
-        }
-        files.push(a);
-    }
+    // Without `-e`/`-f` the first operand is the script.
+    let files: Vec<&Arg> = operands(c.args, &["-e", "-f", "--expression", "--file", "-l"])
+        .into_iter()
+        .skip(usize::from(!has_script_opt))
+        .collect();
     if in_place {
         for f in files {
             judge_write(e, f, "sed -i");

@@ -8,7 +8,9 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use tree_sitter::{Node as TsNode, ParseOptions, Parser};
+use std::cell::RefCell;
+
+use tree_sitter::{Node as TsNode, ParseOptions, Parser, TreeCursor};
 
 /// Tree levels followed before giving up; every `$(` costs about four.
 pub(crate) const MAX_TREE_DEPTH: usize = 192;
@@ -166,6 +168,22 @@ fn new_parser() -> Result<Parser, ParseError> {
 }
 
 fn parse_with(parser: &mut Parser, source: &str) -> Result<Node, ParseError> {
+    // Bash reads `cmd` and `cmd\n` alike, but tree-sitter-bash does not: at the end of
+    // input some states (the third stage of a pipeline, `a | b | c`) leave a second GLR
+    // version in error, and tree-sitter runs its error recovery on it even after the
+    // first version has accepted, which costs more than the rest of the parse. With a
+    // final newline that version never forms. A trailing backslash is left alone:
+    // before a newline it would join lines, at the very end bash keeps it.
+    let terminated;
+    let source = if source.is_empty() || source.ends_with('\n') || source.ends_with('\\') {
+        source
+    } else {
+        let mut text = String::with_capacity(source.len() + 1);
+        text.push_str(source);
+        text.push('\n');
+        terminated = text;
+        terminated.as_str()
+    };
     // A parse cancelled by the time limit would otherwise resume on the next call,
     // mixing one command's text into another's tree.
     parser.reset();
@@ -190,33 +208,63 @@ fn parse_with(parser: &mut Parser, source: &str) -> Result<Node, ParseError> {
     let builder = Builder {
         src: source,
         in_quotes: std::cell::Cell::new(false),
+        cursors: RefCell::new(Vec::new()),
     };
     Ok(builder.block(root, 0))
 }
 
-struct Builder<'s> {
+struct Builder<'s, 't> {
     src: &'s str,
     /// Inside a double-quoted string while building parts.
     in_quotes: std::cell::Cell<bool>,
+    /// Tree cursors not in use. Each walk over a node's children takes one and gives it
+    /// back, so building a tree allocates no cursor (nor a list of children) per node.
+    cursors: RefCell<Vec<TreeCursor<'t>>>,
 }
 
-fn named_children<'t>(node: TsNode<'t>) -> Vec<TsNode<'t>> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor).collect()
+/// A node's children (all, or only the named ones) with their field names, walked
+/// with a cursor borrowed from the builder's pool.
+struct Children<'b, 't> {
+    pool: &'b RefCell<Vec<TreeCursor<'t>>>,
+    cursor: Option<TreeCursor<'t>>,
+    named_only: bool,
+    started: bool,
 }
 
-fn children_with_fields<'t>(node: TsNode<'t>) -> Vec<(Option<&'t str>, TsNode<'t>)> {
-    let mut out = Vec::new();
-    let mut cursor = node.walk();
-    if cursor.goto_first_child() {
+impl<'t> Iterator for Children<'_, 't> {
+    type Item = (Option<&'t str>, TsNode<'t>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let cursor = self.cursor.as_mut()?;
         loop {
-            out.push((cursor.field_name(), cursor.node()));
-            if !cursor.goto_next_sibling() {
-                break;
+            let moved = if self.started {
+                cursor.goto_next_sibling()
+            } else {
+                self.started = true;
+                cursor.goto_first_child()
+            };
+            if !moved {
+                // At the end (or on a leaf, where a sibling step would leave the node):
+                // done, and the cursor goes back to the pool.
+                if let (Some(c), Ok(mut pool)) = (self.cursor.take(), self.pool.try_borrow_mut()) {
+                    pool.push(c);
+                }
+                return None;
+            }
+            let node = cursor.node();
+            if !self.named_only || node.is_named() {
+                return Some((cursor.field_name(), node));
             }
         }
     }
-    out
+}
+
+impl Drop for Children<'_, '_> {
+    fn drop(&mut self) {
+        if let (Some(c), Ok(mut pool)) = (self.cursor.take(), self.pool.try_borrow_mut()) {
+            pool.push(c);
+        }
+    }
 }
 
 fn is_statement(kind: &str) -> bool {
@@ -243,18 +291,45 @@ fn is_statement(kind: &str) -> bool {
     )
 }
 
-impl<'s> Builder<'s> {
+impl<'s, 't> Builder<'s, 't> {
     fn text(&self, node: TsNode) -> &'s str {
         self.src.get(node.byte_range()).unwrap_or("")
     }
 
+    fn walk(&self, node: TsNode<'t>, named_only: bool) -> Children<'_, 't> {
+        let pooled = self.cursors.try_borrow_mut().ok().and_then(|mut p| p.pop());
+        let cursor = match pooled {
+            Some(mut c) => {
+                c.reset(node);
+                c
+            }
+            None => node.walk(),
+        };
+        Children {
+            pool: &self.cursors,
+            cursor: Some(cursor),
+            named_only,
+            started: false,
+        }
+    }
+
+    /// The named children of `node`.
+    fn named_children(&self, node: TsNode<'t>) -> impl Iterator<Item = TsNode<'t>> + use<'_, 't> {
+        self.walk(node, true).map(|(_, n)| n)
+    }
+
+    /// Every child of `node`, with its field name.
+    fn children_with_fields(&self, node: TsNode<'t>) -> Children<'_, 't> {
+        self.walk(node, false)
+    }
+
     /// A node holding statements one after another.
-    fn block(&self, node: TsNode, depth: usize) -> Node {
+    fn block(&self, node: TsNode<'t>, depth: usize) -> Node {
         if depth > MAX_TREE_DEPTH {
             return too_deep();
         }
         let mut stmts = Vec::new();
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             if child.kind() == "comment" {
                 continue;
             }
@@ -263,7 +338,7 @@ impl<'s> Builder<'s> {
         Node::Seq(stmts)
     }
 
-    fn stmt(&self, node: TsNode, depth: usize) -> Node {
+    fn stmt(&self, node: TsNode<'t>, depth: usize) -> Node {
         if depth > MAX_TREE_DEPTH {
             return too_deep();
         }
@@ -273,7 +348,7 @@ impl<'s> Builder<'s> {
             "redirected_statement" => self.redirected(node, d),
             "pipeline" => {
                 let mut stages = Vec::new();
-                for child in named_children(node) {
+                for child in self.named_children(node) {
                     stages.push(self.stmt(child, d));
                 }
                 Node::Pipeline(stages)
@@ -282,7 +357,7 @@ impl<'s> Builder<'s> {
                 let mut left = None;
                 let mut right = None;
                 let mut or = false;
-                for (_, child) in children_with_fields(node) {
+                for (_, child) in self.children_with_fields(node) {
                     if !child.is_named() {
                         if child.kind() == "||" {
                             or = true;
@@ -332,15 +407,13 @@ impl<'s> Builder<'s> {
             "negated_command" => self.block(node, d),
             "declaration_command" => self.declaration(node, d),
             "unset_command" => Node::Unset(
-                named_children(node)
-                    .into_iter()
+                self.named_children(node)
                     .map(|n| self.text(n).to_string())
                     .collect(),
             ),
             "variable_assignment" => Node::Assign(vec![self.assignment(node, d)]),
             "variable_assignments" => Node::Assign(
-                named_children(node)
-                    .into_iter()
+                self.named_children(node)
                     .filter(|c| c.kind() == "variable_assignment")
                     .map(|c| self.assignment(c, d))
                     .collect(),
@@ -351,10 +424,10 @@ impl<'s> Builder<'s> {
 
     /// Children of a construct that mixes statements and expressions: statements are
     /// judged as such, everything else only for the substitutions inside.
-    fn mixed(&self, node: TsNode, depth: usize) -> Vec<Node> {
+    fn mixed(&self, node: TsNode<'t>, depth: usize) -> Vec<Node> {
         let mut out = Vec::new();
         let mut words = Vec::new();
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             if child.kind() == "comment" {
                 continue;
             }
@@ -370,11 +443,11 @@ impl<'s> Builder<'s> {
         out
     }
 
-    fn for_loop(&self, node: TsNode, depth: usize) -> Node {
+    fn for_loop(&self, node: TsNode<'t>, depth: usize) -> Node {
         let mut var = String::new();
         let mut values: Option<Vec<Word>> = None;
         let mut body = Node::Seq(Vec::new());
-        for (field, child) in children_with_fields(node) {
+        for (field, child) in self.children_with_fields(node) {
             match field {
                 Some("variable") => var = self.text(child).to_string(),
                 Some("value") => values
@@ -391,10 +464,10 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn declaration(&self, node: TsNode, depth: usize) -> Node {
+    fn declaration(&self, node: TsNode<'t>, depth: usize) -> Node {
         let mut assigns = Vec::new();
         let mut words = Vec::new();
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             match child.kind() {
                 "variable_assignment" => assigns.push(self.assignment(child, depth)),
                 "variable_name" => {}
@@ -408,7 +481,7 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn assignment(&self, node: TsNode, depth: usize) -> Assignment {
+    fn assignment(&self, node: TsNode<'t>, depth: usize) -> Assignment {
         let name = node
             .child_by_field_name("name")
             .map(|n| self.text(n).to_string())
@@ -419,14 +492,14 @@ impl<'s> Builder<'s> {
         Assignment { name, value }
     }
 
-    fn command(&self, node: TsNode, depth: usize) -> Node {
+    fn command(&self, node: TsNode<'t>, depth: usize) -> Node {
         let mut cmd = Cmd {
             assigns: Vec::new(),
             words: Vec::new(),
             redirects: Vec::new(),
             text: self.text(node).to_string(),
         };
-        for (field, child) in children_with_fields(node) {
+        for (field, child) in self.children_with_fields(node) {
             match child.kind() {
                 "variable_assignment" if cmd.words.is_empty() => {
                     cmd.assigns.push(self.assignment(child, depth));
@@ -445,9 +518,9 @@ impl<'s> Builder<'s> {
                     cmd.words.extend(h.words);
                 }
                 "command_name" => {
-                    let inner = named_children(child);
-                    match inner.first() {
-                        Some(first) if inner.len() == 1 => cmd.words.push(self.word(*first, depth)),
+                    let mut inner = self.named_children(child);
+                    match (inner.next(), inner.next()) {
+                        (Some(first), None) => cmd.words.push(self.word(first, depth)),
                         _ => cmd.words.push(self.word(child, depth)),
                     }
                 }
@@ -465,12 +538,12 @@ impl<'s> Builder<'s> {
         Node::Cmd(Box::new(cmd))
     }
 
-    fn redirected(&self, node: TsNode, depth: usize) -> Node {
+    fn redirected(&self, node: TsNode<'t>, depth: usize) -> Node {
         let mut body = None;
         let mut redirects = Vec::new();
         let mut extra_words = Vec::new();
         let mut continuation: Vec<Continuation> = Vec::new();
-        for (field, child) in children_with_fields(node) {
+        for (field, child) in self.children_with_fields(node) {
             if field == Some("body") {
                 body = Some(self.stmt(child, depth));
                 continue;
@@ -528,13 +601,13 @@ impl<'s> Builder<'s> {
 
     /// A `<<EOF` redirect. tree-sitter puts whatever follows the delimiter on the same
     /// line (`| sh`, `&& next`, `> file`) inside the redirect node.
-    fn heredoc(&self, node: TsNode, depth: usize) -> Heredoc {
+    fn heredoc(&self, node: TsNode<'t>, depth: usize) -> Heredoc {
         let mut quoted = false;
         let mut strip_tabs = false;
         let mut body = Word::default();
         let mut out = Heredoc::default();
         let mut pending_or: Option<bool> = None;
-        for (field, child) in children_with_fields(node) {
+        for (field, child) in self.children_with_fields(node) {
             match child.kind() {
                 "<<-" => strip_tabs = true,
                 "heredoc_start" => {
@@ -566,7 +639,7 @@ impl<'s> Builder<'s> {
         out
     }
 
-    fn heredoc_body(&self, node: TsNode, quoted: bool, strip_tabs: bool, depth: usize) -> Word {
+    fn heredoc_body(&self, node: TsNode<'t>, quoted: bool, strip_tabs: bool, depth: usize) -> Word {
         let raw = self.text(node).to_string();
         if quoted {
             let text = if strip_tabs {
@@ -581,7 +654,7 @@ impl<'s> Builder<'s> {
         }
         let mut parts = Vec::new();
         let mut pos = node.start_byte();
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             let start = child.start_byte();
             if start > pos {
                 push_heredoc_text(
@@ -607,11 +680,11 @@ impl<'s> Builder<'s> {
     }
 
     /// A file or here-string redirect, and any words tree-sitter wrongly hung on it.
-    fn redirect(&self, node: TsNode, depth: usize) -> (Redirect, Vec<Word>) {
+    fn redirect(&self, node: TsNode<'t>, depth: usize) -> (Redirect, Vec<Word>) {
         let mut fd: Option<u32> = None;
         let mut op = String::new();
         let mut dests = Vec::new();
-        for (field, child) in children_with_fields(node) {
+        for (field, child) in self.children_with_fields(node) {
             if field == Some("descriptor") {
                 fd = self.text(child).parse().ok();
             } else if !child.is_named() {
@@ -655,14 +728,14 @@ impl<'s> Builder<'s> {
     }
 
     /// Any word-like node.
-    pub(crate) fn word(&self, node: TsNode, depth: usize) -> Word {
+    pub(crate) fn word(&self, node: TsNode<'t>, depth: usize) -> Word {
         let raw = self.text(node).to_string();
         let mut parts = Vec::new();
         self.parts(node, depth, &mut parts);
         Word { parts, raw }
     }
 
-    fn parts(&self, node: TsNode, depth: usize, out: &mut Vec<Part>) {
+    fn parts(&self, node: TsNode<'t>, depth: usize, out: &mut Vec<Part>) {
         if depth > MAX_TREE_DEPTH {
             out.push(Part::Subst(Box::new(too_deep())));
             return;
@@ -696,15 +769,15 @@ impl<'s> Builder<'s> {
                 self.in_quotes.set(was);
             }
             "concatenation" | "command_name" => {
-                let mut cursor = node.walk();
-                for child in node.children(&mut cursor) {
+                for (_, child) in self.children_with_fields(node) {
                     self.parts(child, d, out);
                 }
             }
             "simple_expansion" => {
-                let name = named_children(node)
-                    .first()
-                    .map(|n| self.text(*n).to_string())
+                let name = self
+                    .named_children(node)
+                    .next()
+                    .map(|n| self.text(n).to_string())
                     .unwrap_or_default();
                 out.push(Part::Var {
                     name,
@@ -732,7 +805,7 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn string(&self, node: TsNode, depth: usize, out: &mut Vec<Part>) {
+    fn string(&self, node: TsNode<'t>, depth: usize, out: &mut Vec<Part>) {
         let open = if node.kind() == "translated_string" {
             2
         } else {
@@ -741,7 +814,7 @@ impl<'s> Builder<'s> {
         let start = node.start_byte() + open;
         let end = node.end_byte().saturating_sub(1).max(start);
         let mut pos = start;
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             let cs = child.start_byte();
             if cs > pos {
                 out.push(Part::Lit {
@@ -766,8 +839,8 @@ impl<'s> Builder<'s> {
         }
     }
 
-    fn expansion(&self, node: TsNode, depth: usize) -> Part {
-        let kids = children_with_fields(node);
+    fn expansion(&self, node: TsNode<'t>, depth: usize) -> Part {
+        let kids = self.children_with_fields(node);
         let mut name = None;
         let mut operator = None;
         let mut rest = Vec::new();
@@ -816,14 +889,14 @@ impl<'s> Builder<'s> {
     }
 
     /// Names of the variables read directly under `node` (not inside substitutions).
-    fn variable_names(&self, node: TsNode) -> Vec<String> {
+    fn variable_names(&self, node: TsNode<'t>) -> Vec<String> {
         let mut out = Vec::new();
         let mut stack = vec![node];
         while let Some(n) = stack.pop() {
             if out.len() > 64 {
                 break;
             }
-            for child in named_children(n) {
+            for child in self.named_children(n) {
                 match child.kind() {
                     "variable_name" => out.push(self.text(child).to_string()),
                     "command_substitution" | "process_substitution" => {}
@@ -836,7 +909,7 @@ impl<'s> Builder<'s> {
 
     /// Collects the substitutions (and any statements) nested anywhere under `node`,
     /// so their commands are judged even inside constructs this module does not model.
-    fn substitutions(&self, node: TsNode, depth: usize, out: &mut Vec<Word>) {
+    fn substitutions(&self, node: TsNode<'t>, depth: usize, out: &mut Vec<Word>) {
         if depth > MAX_TREE_DEPTH {
             out.push(Word {
                 parts: vec![Part::Subst(Box::new(too_deep()))],
@@ -844,7 +917,7 @@ impl<'s> Builder<'s> {
             });
             return;
         }
-        for child in named_children(node) {
+        for child in self.named_children(node) {
             let kind = child.kind();
             if matches!(kind, "command_substitution" | "process_substitution") {
                 out.push(self.word(child, depth + 1));

@@ -165,25 +165,40 @@ pub(crate) fn has_glob(text: &str) -> bool {
 
 /// Lexically normalises an absolute path: no `.`, no `..`, no doubled slashes.
 pub(crate) fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
+    let mut out = String::with_capacity(path.len() + 1);
+    push_normalized(&mut out, path);
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Appends the components of `path` to the normalised path `out` (empty for `/`).
+fn push_normalized(out: &mut String, path: &str) {
     for comp in path.split('/') {
         match comp {
             "" | "." => {}
             ".." => {
-                parts.pop();
+                let cut = out.rfind('/').unwrap_or(0);
+                out.truncate(cut);
             }
-            c => parts.push(c),
+            c => {
+                out.push('/');
+                out.push_str(c);
+            }
         }
-    }
-    if parts.is_empty() {
-        "/".to_string()
-    } else {
-        format!("/{}", parts.join("/"))
     }
 }
 
+/// `rel` taken from `dir`, normalised.
 fn join(dir: &str, rel: &str) -> String {
-    normalize(&format!("{dir}/{rel}"))
+    let mut out = String::with_capacity(dir.len() + rel.len() + 1);
+    push_normalized(&mut out, dir);
+    push_normalized(&mut out, rel);
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 /// `path` is `dir` or below it.

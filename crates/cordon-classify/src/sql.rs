@@ -15,7 +15,7 @@ use sqlparser::parser::Parser;
 use crate::engine::{Call, Engine, Hit};
 use crate::flow::{Content, Flow};
 use crate::http::url_host;
-use crate::word::Arg;
+use crate::word::{Arg, operands};
 
 /// Longest SQL text parsed; longer text is only scanned for keywords.
 const MAX_SQL: usize = 256 * 1024;
@@ -283,18 +283,7 @@ fn pg_target(c: &Call) -> (Option<String>, Option<String>) {
         "-R",
         "-T",
     ];
-    let mut it = c.args.iter();
-    let mut positional = Vec::new();
-    while let Some(a) = it.next() {
-        if value_opts.contains(&a.s()) {
-            it.next();
-            continue;
-        }
-        if a.is_option() {
-            continue;
-        }
-        positional.push(a);
-    }
+    let positional = operands(c.args, &value_opts);
     for p in [db.clone()]
         .into_iter()
         .flatten()
@@ -341,17 +330,9 @@ fn mysql(e: &mut Engine, c: &Call) -> Flow {
                 "-S",
                 "--socket",
             ];
-            let mut it = c.args.iter();
-            while let Some(a) = it.next() {
-                if value_opts.contains(&a.s()) {
-                    it.next();
-                    continue;
-                }
-                if !a.is_option() {
-                    return a.lit.clone();
-                }
-            }
-            None
+            operands(c.args, &value_opts)
+                .first()
+                .and_then(|a| a.lit.clone())
         });
     client(
         e,
@@ -374,23 +355,12 @@ fn sqlite(e: &mut Engine, c: &Call) -> Flow {
         "-newline",
         "-init",
     ];
-    let mut positional = Vec::new();
-    let mut it = c.args.iter();
-    while let Some(a) = it.next() {
-        if value_opts.contains(&a.s()) {
-            it.next();
-            continue;
-        }
-        if a.is_option() {
-            continue;
-        }
-        positional.push(a.clone());
-    }
+    let positional = operands(c.args, &value_opts);
     let db = positional
         .first()
         .map(|a| a.show().to_string())
         .unwrap_or_default();
-    sql.extend(positional.into_iter().skip(1));
+    sql.extend(positional.into_iter().skip(1).cloned());
     client(
         e,
         c,
@@ -683,15 +653,115 @@ fn keyword_scan(sql: &str) -> SqlVerdict {
     verdict(Effect::Unknown, "the SQL could not be parsed")
 }
 
+/// mongosh and mongo options that take a value, so the value is neither the connection
+/// address nor a script file (`--eval 'db.x.find({a: 1})'`, `-u admin`).
+const MONGO_VALUE_OPTS: &[&str] = &[
+    "--eval",
+    "-f",
+    "--file",
+    "--host",
+    "--port",
+    "-u",
+    "--username",
+    "-p",
+    "--password",
+    "--authenticationDatabase",
+    "--authenticationMechanism",
+    "--awsAccessKeyId",
+    "--awsSecretAccessKey",
+    "--awsSessionToken",
+    "--awsIamSessionToken",
+    "--gssapiServiceName",
+    "--gssapiHostName",
+    "--sspiHostnameCanonicalization",
+    "--sspiRealmOverride",
+    "--tlsCAFile",
+    "--tlsCertificateKeyFile",
+    "--tlsCertificateKeyFilePassword",
+    "--tlsCertificateSelector",
+    "--tlsCRLFile",
+    "--tlsDisabledProtocols",
+    "--sslCAFile",
+    "--sslPEMKeyFile",
+    "--sslPEMKeyPassword",
+    "--sslCRLFile",
+    "--apiVersion",
+    "--keyVaultNamespace",
+    "--kmsURL",
+    "--cryptSharedLibPath",
+    "--csfleLibraryPath",
+    "--oidcFlows",
+    "--oidcRedirectUri",
+    "--browser",
+];
+
+/// The positional words of a mongosh or mongo call: `[address] [file.js …]`. Option
+/// values are skipped; as in mongosh, a word starting with `-` is never a value.
+fn mongo_positionals<'a>(c: &Call<'a>) -> Vec<&'a Arg> {
+    let mut out = Vec::new();
+    let mut it = c.args.iter().peekable();
+    while let Some(a) = it.next() {
+        if a.is("--") {
+            out.extend(it);
+            break;
+        }
+        if MONGO_VALUE_OPTS.contains(&a.s()) {
+            if it.peek().is_some_and(|v| !v.is_option()) {
+                it.next();
+            }
+            continue;
+        }
+        if !a.is_option() {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// The host a mongosh address (`mongodb://h/db`, `h:27017/db`, `h/db`; a bare word is a
+/// database on localhost) or a `--host` value (`h:27017`, `rs0/h1:27017,h2`) names.
+fn mongo_host(text: &str, host_option: bool) -> Option<String> {
+    if text.contains("://") {
+        return url_host(text);
+    }
+    let hosts = if host_option {
+        // `--host replicaSet/h1,h2`
+        text.split_once('/').map_or(text, |(_, h)| h)
+    } else {
+        text.split('/').next().unwrap_or(text)
+    };
+    let first = hosts.split(',').next().unwrap_or(hosts);
+    let host = if host_option || text.contains(['/', ':']) {
+        url_host(&format!("mongodb://{first}"))
+    } else {
+        url_host(first)
+    }?;
+    let hostname = host.chars().any(|c| c.is_ascii_alphanumeric())
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    hostname.then_some(host)
+}
+
 fn mongo(e: &mut Engine, c: &Call) -> Flow {
     let evals = values(c, &["--eval"]);
-    let host = c
-        .positionals()
-        .first()
+    let positionals = mongo_positionals(c);
+    // `mongosh [address] [file.js …]`: a first word ending in `.js` is already a file.
+    let (address, files) = match positionals.split_first() {
+        Some((first, rest)) if !first.s().ends_with(".js") => (Some(*first), rest),
+        _ => (None, positionals.as_slice()),
+    };
+    let host = address
         .and_then(|a| a.lit.as_deref())
-        .and_then(url_host)
-        .or_else(|| host_opt(c, &["--host"]));
-    if c.has("--file") || c.has("-f") {
+        .and_then(|a| mongo_host(a, false))
+        .or_else(|| {
+            values(c, &["--host"])
+                .first()
+                .and_then(|a| a.lit.as_deref())
+                .and_then(|h| mongo_host(h, true))
+        });
+    let mut ran_files = c.has("--file") || c.has("-f");
+    if ran_files {
         e.hit(
             Hit::new(
                 Effect::Unknown,
@@ -708,9 +778,10 @@ fn mongo(e: &mut Engine, c: &Call) -> Flow {
             _ => scripts.push(None),
         }
     }
-    // `mongosh host script.js`
-    for p in c.positionals().iter().skip(1) {
+    // `mongosh host script.js`, `mongosh script.js`
+    for p in files {
         if p.s().ends_with(".js") {
+            ran_files = true;
             e.hit(
                 Hit::new(
                     Effect::Unknown,
@@ -723,6 +794,9 @@ fn mongo(e: &mut Engine, c: &Call) -> Flow {
                 .host(host.clone()),
             );
         }
+    }
+    if scripts.is_empty() && !ran_files {
+        e.hit(Hit::new(Effect::Read, format!("{} opens a session", c.name)).host(host.clone()));
     }
     for s in scripts {
         let (effect, why) = match s {
@@ -833,10 +907,12 @@ fn redis(e: &mut Engine, c: &Call) -> Flow {
         if !started {
             if value_opts.contains(&a.s()) {
                 if a.is("--eval") {
+                    // The words after the script are its keys and arguments, not a command.
                     e.hit(
                         Hit::new(Effect::Unknown, "redis-cli --eval runs a Lua script file")
                             .host(host.clone()),
                     );
+                    return Flow::opaque();
                 }
                 it.next();
                 continue;
@@ -853,6 +929,10 @@ fn redis(e: &mut Engine, c: &Call) -> Flow {
                         | "--latency-history"
                         | "--ldb"
                 ) {
+                    e.hit(
+                        Hit::new(Effect::Read, format!("redis-cli {} only reads", a.s()))
+                            .host(host.clone()),
+                    );
                     return Flow::opaque();
                 }
                 continue;
@@ -869,7 +949,9 @@ fn redis(e: &mut Engine, c: &Call) -> Flow {
                     commands.push(line.split_whitespace().map(str::to_string).collect());
                 }
             }
-            (Content::Nothing, None) => {}
+            (Content::Nothing, None) => {
+                e.hit(Hit::new(Effect::Read, "redis-cli opens a session").host(host.clone()));
+            }
             _ => {
                 e.hit(
                     Hit::new(
@@ -912,7 +994,10 @@ fn redis(e: &mut Engine, c: &Call) -> Flow {
             | "STRLEN" | "HKEYS" | "HLEN" | "LLEN" | "SCARD" | "ZCARD" | "MONITOR" | "CLIENT"
             | "MEMORY" | "SLOWLOG" | "XRANGE" | "XLEN" | "XINFO" | "GETRANGE" | "HEXISTS"
             | "SISMEMBER" | "ZSCORE" | "LINDEX" | "OBJECT" | "ROLE" | "TIME" | "LASTSAVE"
-            | "COMMAND" | "HSCAN" | "SSCAN" | "ZSCAN" | "SUBSCRIBE" | "PSUBSCRIBE" | "" => continue,
+            | "COMMAND" | "HSCAN" | "SSCAN" | "ZSCAN" | "SUBSCRIBE" | "PSUBSCRIBE" => {
+                (Effect::Read, format!("{name} only reads"))
+            }
+            "" => continue,
             "DEL" | "UNLINK" => (Effect::Write, format!("{name} deletes keys")),
             _ => (Effect::Write, format!("{name} changes data")),
         };

@@ -115,6 +115,21 @@ impl Arg {
     }
 }
 
+/// The operands among `args`: the words that are not options, with the value after each
+/// of `value_opts` skipped (`truncate -s 0 f` → `f`). `--` counts as an option.
+pub(crate) fn operands<'a>(args: &'a [Arg], value_opts: &[&str]) -> Vec<&'a Arg> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if value_opts.contains(&a.s()) {
+            it.next();
+        } else if !a.is_option() {
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// Expands `{a,b}` alternatives in a literal word (bash does this before anything
 /// else), up to a bounded number of results.
 pub(crate) fn brace_expand(text: &str) -> Vec<String> {

@@ -8,7 +8,7 @@ use cordon_core::Effect;
 use crate::engine::{Call, Engine, Hit};
 use crate::flow::Flow;
 use crate::shells;
-use crate::word::{Arg, shell_split};
+use crate::word::{Arg, operands, shell_split};
 
 pub(crate) fn classify(e: &mut Engine, c: &Call) -> Option<Flow> {
     if let Some(out) = shells::classify(e, c) {
@@ -245,6 +245,22 @@ fn skip_opts(args: &[Arg], with_value: &[&str]) -> Vec<Arg> {
         i += 1;
     }
     args.get(i..).unwrap_or_default().to_vec()
+}
+
+/// The leading options of `args` and the index of the first word after them. The values
+/// of `with_value` options are skipped, not returned (`-u root cmd`: the options are
+/// `[-u]`, the index is `cmd`'s). Unlike [`skip_opts`], `--` gets no special meaning.
+fn leading_options<'a>(args: &'a [Arg], with_value: &[&str]) -> (Vec<&'a Arg>, usize) {
+    let mut options = Vec::new();
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if !a.is_option() {
+            break;
+        }
+        options.push(a);
+        i += if with_value.contains(&a.s()) { 2 } else { 1 };
+    }
+    (options, i)
 }
 
 fn after_dashdash(args: &[Arg]) -> Vec<Arg> {
@@ -534,17 +550,8 @@ fn parallel(e: &mut Engine, c: &Call) -> Flow {
         "--workdir",
         "--env",
     ];
-    let mut i = 0;
-    let mut remote = false;
-    while let Some(a) = c.args.get(i) {
-        if !a.is_option() {
-            break;
-        }
-        if a.is("-S") || a.is("--sshlogin") {
-            remote = true;
-        }
-        i += if with_value.contains(&a.s()) { 2 } else { 1 };
-    }
+    let (options, i) = leading_options(c.args, &with_value);
+    let remote = options.iter().any(|a| a.is("-S") || a.is("--sshlogin"));
     let template: Vec<&Arg> = c
         .args
         .get(i..)
@@ -629,17 +636,8 @@ fn replace_placeholders(text: &str, value: &str) -> String {
 
 fn watch(e: &mut Engine, c: &Call) -> Flow {
     let with_value = ["-n", "--interval", "-q", "--equexit"];
-    let mut i = 0;
-    let mut exec = false;
-    while let Some(a) = c.args.get(i) {
-        if !a.is_option() {
-            break;
-        }
-        if a.is("-x") || a.is("--exec") {
-            exec = true;
-        }
-        i += if with_value.contains(&a.s()) { 2 } else { 1 };
-    }
+    let (options, i) = leading_options(c.args, &with_value);
+    let exec = options.iter().any(|a| a.is("-x") || a.is("--exec"));
     let inner = c.args.get(i..).unwrap_or_default();
     if exec {
         return e.dispatch(inner, &Flow::default(), c.env);
@@ -819,7 +817,7 @@ fn tmux(e: &mut Engine, c: &Call) -> Option<Flow> {
         .iter()
         .position(|a| std::ptr::eq(a, sub))
         .map_or(0, |i| i + 1);
-    let words: Vec<&Arg> = positionals_after(c.args.get(start..).unwrap_or_default(), &value_opts)
+    let words: Vec<&Arg> = operands(c.args.get(start..).unwrap_or_default(), &value_opts)
         .into_iter()
         .filter(|a| !keys || !matches!(a.s(), "Enter" | "C-m" | "KPEnter" | "C-c" | "C-d"))
         .collect();
@@ -870,45 +868,17 @@ fn screen(e: &mut Engine, c: &Call) -> Option<Flow> {
     Some(e.dispatch(&inner, &Flow::default(), c.env))
 }
 
-fn positionals_after<'a>(args: &'a [Arg], value_opts: &[&str]) -> Vec<&'a Arg> {
-    let mut out = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if value_opts.contains(&a.s()) {
-            it.next();
-            continue;
-        }
-        if a.is_option() {
-            continue;
-        }
-        out.push(a);
-    }
-    out
-}
-
 fn ssh(e: &mut Engine, c: &Call) -> Flow {
     let with_value = [
         "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o", "-p",
         "-Q", "-R", "-S", "-W", "-w", "-B", "-P",
     ];
-    let mut i = 0;
-    let mut no_command = false;
-    while let Some(a) = c.args.get(i) {
-        if !a.is_option() {
-            break;
-        }
+    let (options, i) = leading_options(c.args, &with_value);
+    let no_command = options.iter().any(|a| {
         let s = a.s();
-        if s == "-N"
-            || s == "-G"
-            || s == "-V"
-            || s == "-O"
-            || s == "-Q"
+        matches!(s, "-N" | "-G" | "-V" | "-O" | "-Q")
             || (s.starts_with('-') && s.contains('N') && !with_value.contains(&s))
-        {
-            no_command = true;
-        }
-        i += if with_value.contains(&s) { 2 } else { 1 };
-    }
+    });
     let Some(dest) = c.args.get(i) else {
         return Flow::default();
     };
@@ -982,13 +952,7 @@ fn exec_in_container(e: &mut Engine, c: &Call, args: &[Arg], tool: &str) -> Opti
         "--workdir",
         "--detach-keys",
     ];
-    let mut i = 0;
-    while let Some(a) = args.get(i) {
-        if !a.is_option() {
-            break;
-        }
-        i += if with_value.contains(&a.s()) { 2 } else { 1 };
-    }
+    let (_, i) = leading_options(args, &with_value);
     let container = args.get(i)?.show().to_string();
     let inner = args.get(i + 1..).unwrap_or_default();
     Some(run_in(
@@ -1009,13 +973,7 @@ fn compose_exec(e: &mut Engine, c: &Call, args: &[Arg]) -> Option<Flow> {
         "--env-file",
         "--project-directory",
     ];
-    let mut i = 0;
-    while let Some(a) = args.get(i) {
-        if !a.is_option() {
-            break;
-        }
-        i += if with_value.contains(&a.s()) { 2 } else { 1 };
-    }
+    let (_, i) = leading_options(args, &with_value);
     let sub = args.get(i)?;
     if !(sub.is("exec") || sub.is("run")) {
         return None;
@@ -1037,13 +995,9 @@ fn compose_exec(e: &mut Engine, c: &Call, args: &[Arg]) -> Option<Flow> {
         "-l",
         "--label",
     ];
-    let mut j = i + 1;
-    while let Some(a) = args.get(j) {
-        if !a.is_option() {
-            break;
-        }
-        j += if with_value.contains(&a.s()) { 2 } else { 1 };
-    }
+    let after_sub = args.get(i + 1..).unwrap_or_default();
+    let (_, j) = leading_options(after_sub, &with_value);
+    let j = i + 1 + j;
     let service = args.get(j)?.show().to_string();
     let inner = args.get(j + 1..).unwrap_or_default();
     if inner.is_empty() {

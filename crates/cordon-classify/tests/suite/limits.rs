@@ -59,6 +59,42 @@ fn ten_thousand_nested_substitutions_are_unknown_and_fast() {
 }
 
 #[test]
+fn ten_thousand_nested_subshells_are_unknown_and_fast() {
+    let depth = 10_000;
+    let cmd = format!("{}rm -rf ~{}", "(".repeat(depth), ")".repeat(depth));
+    let started = Instant::now();
+    let c = on_small_stack(move || classify(&cmd));
+    // tree-sitter itself gives up on this much nesting (a parse error) before the
+    // depth bound is reached; either way it is unknown, with a reason.
+    assert_eq!(c.effect, Effect::Unknown, "{:#?}", c.findings);
+    assert!(
+        c.findings
+            .iter()
+            .any(|f| f.reason.contains("levels deep") || f.reason.contains("could not be parsed")),
+        "{:#?}",
+        c.findings
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn ten_thousand_nested_substitutions_report_the_depth_bound() {
+    let depth = 10_000;
+    let cmd = format!("{}rm -rf ~{}", "echo $(".repeat(depth), ")".repeat(depth));
+    let c = on_small_stack(move || classify(&cmd));
+    assert_eq!(c.effect, Effect::Unknown, "{:#?}", c.findings);
+    assert!(
+        c.findings.iter().any(|f| f.reason.contains("levels deep")),
+        "{:#?}",
+        c.findings
+    );
+}
+
+#[test]
 fn unbalanced_deep_nesting_is_unknown() {
     let cmd = "$(".repeat(10_000);
     let c = on_small_stack(move || classify(&cmd));

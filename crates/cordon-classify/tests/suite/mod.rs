@@ -1,3 +1,4 @@
+mod clients;
 mod common;
 mod corpus;
 mod limits;
