@@ -6,8 +6,11 @@ use super::scope::{CredentialScope, Needs, Scope};
 use super::{PolicyError, SCHEMA};
 use crate::action::Effect;
 use crate::manifest::{Glob, HostPattern, LoadedManifest};
-use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
-use std::collections::BTreeMap;
+use cedar_policy::{
+    Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    RestrictedExpression, Schema, ValidationMode, Validator,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
 /// Where a policy came from and what it says, for `cordon explain`.
@@ -22,6 +25,21 @@ pub struct PolicyOrigin {
     pub confirm: bool,
     /// What a request must have for this policy to possibly match.
     pub scope: Scope,
+    /// Generated policies only: the policy without the tests its scope stands for.
+    pub(crate) residual: Option<Residual>,
+}
+
+/// A generated policy minus its scope's guard (the action constraint, the credential
+/// comparison, the `has` tests). Every request in a slice that admits the policy
+/// passes that guard, so there the residual decides exactly as the whole policy does,
+/// with fewer expressions for Cedar to walk. Both are rendered from the same parts.
+#[derive(Debug, Clone)]
+pub(crate) struct Residual {
+    /// Same id as the whole policy, so determining policies and reasons are unchanged.
+    pub(crate) policy: Policy,
+    pub(crate) forbid: bool,
+    /// The residual's condition as one Cedar expression; `None` when it always holds.
+    pub(crate) condition: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,33 +48,199 @@ pub struct CompiledPolicy {
     pub main: PolicySet,
     pub confirm: PolicySet,
     pub origins: BTreeMap<String, PolicyOrigin>,
+    /// What residuals look up (host lists); no policy a user can see refers to it.
+    pub(crate) entities: Entities,
+}
+
+/// One generated policy in parts.
+struct Rule<'a> {
+    id: &'a str,
+    source: &'a str,
+    reason: &'a str,
+    confirm: bool,
+    forbid: bool,
+    scope: Scope,
+    /// Tested after the scope's guard.
+    when: Option<Cond>,
+    unless: Option<Cond>,
+}
+
+/// A condition in two spellings Cedar evaluates alike: `text`, which users read, and
+/// `residual`, which sliced evaluation runs. They differ only where a list of literal
+/// hosts becomes one lookup in a set (see [`Builder::hosts`]).
+struct Cond {
+    text: String,
+    residual: String,
+}
+
+impl Cond {
+    fn same(text: String) -> Cond {
+        Cond {
+            residual: text.clone(),
+            text,
+        }
+    }
+}
+
+impl From<&str> for Cond {
+    fn from(text: &str) -> Cond {
+        Cond::same(text.to_owned())
+    }
+}
+
+impl Rule<'_> {
+    /// The whole policy: the scope's guard first, so slicing records exactly what the
+    /// policy requires, then the rule's own conditions.
+    fn text(&self) -> String {
+        let action = match self.scope.effects.as_deref() {
+            None => "action".to_owned(),
+            Some([effect]) => format!("action == {}", action_uid(*effect)),
+            Some(effects) => format!(
+                "action in [{}]",
+                effects
+                    .iter()
+                    .map(|e| action_uid(*e))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let mut when = guard(&self.scope);
+        when.extend(self.when.as_ref().map(|c| c.text.clone()));
+        self.render(
+            &action,
+            &when,
+            self.unless.as_ref().map(|c| c.text.as_str()),
+        )
+    }
+
+    fn residual_text(&self) -> String {
+        let when: Vec<String> = self.when.iter().map(|c| c.residual.clone()).collect();
+        self.render(
+            "action",
+            &when,
+            self.unless.as_ref().map(|c| c.residual.as_str()),
+        )
+    }
+
+    fn render(&self, action: &str, when: &[String], unless: Option<&str>) -> String {
+        let effect = if self.forbid { "forbid" } else { "permit" };
+        let mut text = format!("{effect}(principal, {action}, resource)");
+        if !when.is_empty() {
+            text.push_str(&format!("\nwhen {{ {} }}", when.join(" && ")));
+        }
+        if let Some(unless) = unless {
+            text.push_str(&format!("\nunless {{ {unless} }}"));
+        }
+        text.push(';');
+        text
+    }
+
+    /// The residual's condition as one expression, in the order Cedar evaluates a
+    /// policy's `when` and `unless`.
+    fn condition(&self) -> Option<String> {
+        let when = self.when.as_ref().map(|c| &c.residual);
+        let unless = self.unless.as_ref().map(|c| &c.residual);
+        match (when, unless) {
+            (None, None) => None,
+            (Some(when), None) => Some(format!("({when})")),
+            (None, Some(unless)) => Some(format!("!({unless})")),
+            (Some(when), Some(unless)) => Some(format!("({when}) && !({unless})")),
+        }
+    }
+}
+
+/// The Cedar tests a scope stands for, apart from the action constraint. An
+/// undeclared-credential scope has no guard of its own: naming every declared
+/// credential is the rule's condition.
+fn guard(scope: &Scope) -> Vec<String> {
+    let mut terms = Vec::new();
+    if let CredentialScope::Named(name) = &scope.credential {
+        terms.push("context has credential".to_owned());
+        terms.push(format!("context.credential == {}", cedar_string(name)));
+    }
+    terms.extend(
+        scope
+            .needs
+            .attributes()
+            .map(|attribute| format!("context has {attribute}")),
+    );
+    terms
+}
+
+struct Generated {
+    id: String,
+    origin: PolicyOrigin,
+    residual_text: String,
+    forbid: bool,
+    condition: Option<String>,
 }
 
 struct Builder {
-    policies: Vec<(String, PolicyOrigin)>,
+    policies: Vec<Generated>,
+    /// Host lists that residuals look up as sets, by entity id.
+    host_lists: Vec<(String, Vec<String>)>,
 }
 
+/// Entities holding the host lists residuals look up. Not in the schema: only
+/// residuals, which are never validated or shown, refer to them, and a user's policy
+/// naming them would not validate.
+const HOST_LIST_TYPE: &str = "Cordon::HostList";
+
+/// Below this many literal hosts a chain of `==` is as quick as a set lookup.
+const HOST_SET_MIN: usize = 3;
+
 impl Builder {
-    fn add(
-        &mut self,
-        id: &str,
-        source: &str,
-        reason: &str,
-        confirm: bool,
-        scope: Scope,
-        body: String,
-    ) {
-        let text = format!("@id({id:?})\n@reason({})\n{body}", cedar_string(reason));
-        self.policies.push((
-            id.to_owned(),
-            PolicyOrigin {
-                source: source.to_owned(),
+    /// `context.host` is one of `hosts`. Cedar walks a chain of `==` term by term, a
+    /// few hundred nanoseconds per host; the residual asks a set held by an entity
+    /// instead, one hash lookup whatever the length. Wildcards stay `like` terms.
+    fn hosts(&mut self, list: &str, hosts: &[&HostPattern]) -> Cond {
+        let text = any_of(host_terms("context.host", hosts));
+        let exact: Vec<String> = hosts
+            .iter()
+            .filter(|h| !h.0.starts_with("*."))
+            .map(|h| h.0.clone())
+            .collect();
+        if exact.len() < HOST_SET_MIN {
+            return Cond::same(text);
+        }
+        let wildcards: Vec<&HostPattern> = hosts
+            .iter()
+            .copied()
+            .filter(|h| h.0.starts_with("*."))
+            .collect();
+        let mut terms = vec![format!(
+            "{HOST_LIST_TYPE}::{}.hosts.contains(context.host)",
+            cedar_string(list)
+        )];
+        terms.extend(host_terms("context.host", &wildcards));
+        self.host_lists.push((list.to_owned(), exact));
+        Cond {
+            text,
+            residual: terms.join(" || "),
+        }
+    }
+
+    fn add(&mut self, rule: Rule<'_>) {
+        let text = format!(
+            "@id({:?})\n@reason({})\n{}",
+            rule.id,
+            cedar_string(rule.reason),
+            rule.text()
+        );
+        self.policies.push(Generated {
+            id: rule.id.to_owned(),
+            residual_text: rule.residual_text(),
+            forbid: rule.forbid,
+            condition: rule.condition(),
+            origin: PolicyOrigin {
+                source: rule.source.to_owned(),
                 text,
-                reason: Some(reason.to_owned()),
-                confirm,
-                scope,
+                reason: Some(rule.reason.to_owned()),
+                confirm: rule.confirm,
+                scope: rule.scope,
+                residual: None,
             },
-        ));
+        });
     }
 }
 
@@ -135,50 +319,53 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
     let m = &loaded.manifest;
     let mut b = Builder {
         policies: Vec::new(),
+        host_lists: Vec::new(),
     };
 
     // What is allowed at all.
-    b.add(
-        "baseline.read",
-        "built-in",
-        "reading is allowed",
-        false,
-        Scope::effects(&[Effect::Read]),
-        "permit(principal, action == Cordon::Action::\"read\", resource);".to_owned(),
-    );
-    b.add(
-        "baseline.write",
-        "built-in",
-        "writing is allowed",
-        false,
-        Scope::effects(&[Effect::Write]),
-        "permit(principal, action == Cordon::Action::\"write\", resource);".to_owned(),
-    );
+    b.add(Rule {
+        id: "baseline.read",
+        source: "built-in",
+        reason: "reading is allowed",
+        confirm: false,
+        forbid: false,
+        scope: Scope::effects(&[Effect::Read]),
+        when: None,
+        unless: None,
+    });
+    b.add(Rule {
+        id: "baseline.write",
+        source: "built-in",
+        reason: "writing is allowed",
+        confirm: false,
+        forbid: false,
+        scope: Scope::effects(&[Effect::Write]),
+        when: None,
+        unless: None,
+    });
     for effect in &m.approval.require {
         let effect = effect.0;
         let id = format!("approval.require.{}", effect.as_str());
-        b.add(
-            &format!("{id}.permit"),
-            "manifest [approval] require",
-            "allowed once a human approves",
-            false,
-            Scope::effects(&[effect]),
-            format!(
-                "permit(principal, action == {}, resource);",
-                action_uid(effect)
-            ),
-        );
-        b.add(
-            &id,
-            "manifest [approval] require",
-            &format!("{} needs a human's approval: {{action}}", effect.as_str()),
-            true,
-            Scope::effects(&[effect]),
-            format!(
-                "permit(principal, action == {}, resource);",
-                action_uid(effect)
-            ),
-        );
+        b.add(Rule {
+            id: &format!("{id}.permit"),
+            source: "manifest [approval] require",
+            reason: "allowed once a human approves",
+            confirm: false,
+            forbid: false,
+            scope: Scope::effects(&[effect]),
+            when: None,
+            unless: None,
+        });
+        b.add(Rule {
+            id: &id,
+            source: "manifest [approval] require",
+            reason: &format!("{} needs a human's approval: {{action}}", effect.as_str()),
+            confirm: true,
+            forbid: false,
+            scope: Scope::effects(&[effect]),
+            when: None,
+            unless: None,
+        });
     }
 
     // Writes outside the writable set need a human.
@@ -208,64 +395,71 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
             .iter()
             .map(|f| format!("context.path == {}", cedar_string(f))),
     );
-    b.add(
-        "filesystem.write-outside",
-        "manifest [filesystem]",
-        &format!(
+    b.add(Rule {
+        id: "filesystem.write-outside",
+        source: "manifest [filesystem]",
+        reason: &format!(
             "{{path}} is outside the writable set ({}); writing there needs a human's approval",
             writable.join(", ")
         ),
-        true,
-        Scope::effects(&[Effect::Write, Effect::Destroy]).with_needs(Needs::PATH),
-        format!(
-            "permit(principal, action in [Cordon::Action::\"write\", Cordon::Action::\"destroy\"], resource)\nwhen {{ context has path }}\nunless {{ {} }};",
-            any_of(inside)
-        ),
-    );
+        confirm: true,
+        forbid: false,
+        scope: Scope::effects(&[Effect::Write, Effect::Destroy]).with_needs(Needs::PATH),
+        when: None,
+        unless: Some(Cond::same(any_of(inside))),
+    });
 
     // Never silently: destruction of production, or of anything the inventory does not know.
-    b.add(
-        "builtin.production-destroy",
-        "built-in",
-        "{resource} is tagged production; destroying it always needs a human",
-        true,
-        Scope::effects(&[Effect::Destroy]).with_needs(Needs::RESOURCE_ENVIRONMENT),
-        "permit(principal, action == Cordon::Action::\"destroy\", resource)\nwhen { context has resource_environment && context.resource_environment == \"production\" };".to_owned(),
-    );
-    b.add(
-        "builtin.unverified-destroy",
-        "built-in",
-        "{resource} is not in the manifest's [[resource]] inventory, so cordon cannot verify which environment it belongs to; destroying it needs a human",
-        true,
-        Scope::effects(&[Effect::Destroy]).with_needs(Needs::RESOURCE_ID),
-        "permit(principal, action == Cordon::Action::\"destroy\", resource)\nwhen { context has resource_id && !context.resource_known };".to_owned(),
-    );
+    b.add(Rule {
+        id: "builtin.production-destroy",
+        source: "built-in",
+        reason: "{resource} is tagged production; destroying it always needs a human",
+        confirm: true,
+        forbid: false,
+        scope: Scope::effects(&[Effect::Destroy]).with_needs(Needs::RESOURCE_ENVIRONMENT),
+        when: Some("context.resource_environment == \"production\"".into()),
+        unless: None,
+    });
+    b.add(Rule {
+        id: "builtin.unverified-destroy",
+        source: "built-in",
+        reason: "{resource} is not in the manifest's [[resource]] inventory, so cordon cannot verify which environment it belongs to; destroying it needs a human",
+        confirm: true,
+        forbid: false,
+        scope: Scope::effects(&[Effect::Destroy]).with_needs(Needs::RESOURCE_ID),
+        when: Some("!context.resource_known".into()),
+        unless: None,
+    });
 
     if m.task.read_only {
-        b.add(
-            "task.read-only",
-            "manifest [task] read_only",
-            "this task is read-only (diagnosis): {effect} is refused; ask the user to start a task that may act",
-            false,
-            Scope::always(),
-            "forbid(principal, action, resource)\nunless { action == Cordon::Action::\"read\" };".to_owned(),
-        );
+        b.add(Rule {
+            id: "task.read-only",
+            source: "manifest [task] read_only",
+            reason: "this task is read-only (diagnosis): {effect} is refused; ask the user to start a task that may act",
+            confirm: false,
+            forbid: true,
+            scope: Scope::always(),
+            when: None,
+            unless: Some("action == Cordon::Action::\"read\"".into()),
+        });
     }
 
     if let Some(env) = loaded.environment() {
-        b.add(
-            "task.environment",
-            "manifest [task] environment",
-            &format!(
+        b.add(Rule {
+            id: "task.environment",
+            source: "manifest [task] environment",
+            reason: &format!(
                 "{{resource}} belongs to environment {{resource_environment}}, and this task is scoped to `{env}`; ask the user to do it, or to run a task for that environment"
             ),
-            false,
-            Scope::needs(Needs::RESOURCE_ENVIRONMENT),
-            format!(
-                "forbid(principal, action, resource)\nwhen {{ context has resource_environment && context.resource_environment != {} }};",
+            confirm: false,
+            forbid: true,
+            scope: Scope::needs(Needs::RESOURCE_ENVIRONMENT),
+            when: Some(Cond::same(format!(
+                "context.resource_environment != {}",
                 cedar_string(env)
-            ),
-        );
+            ))),
+            unless: None,
+        });
     }
 
     // The network: declared hosts plus every credential's hosts.
@@ -273,39 +467,43 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
     for c in &m.credentials {
         hosts.extend(c.hosts.iter());
     }
-    b.add(
-        "network.allow",
-        "manifest [network] allow",
-        "host {host} is not in [network] allow; ask the user to add it if the task needs it",
-        false,
-        Scope::needs(Needs::HOST),
-        format!(
-            "forbid(principal, action, resource)\nwhen {{ context has host }}\nunless {{ {} }};",
-            any_of(host_terms("context.host", &hosts))
-        ),
-    );
+    let unless = b.hosts("network.allow", &hosts);
+    b.add(Rule {
+        id: "network.allow",
+        source: "manifest [network] allow",
+        reason: "host {host} is not in [network] allow; ask the user to add it if the task needs it",
+        confirm: false,
+        forbid: true,
+        scope: Scope::needs(Needs::HOST),
+        when: None,
+        unless: Some(unless),
+    });
     for (index, rule) in m.network.rules.iter().enumerate() {
         let host = host_terms("context.host", &[&rule.host]).join("");
+        let source = format!("manifest [[network.rule]] #{} ({})", index + 1, rule.host.0);
         if !rule.methods.is_empty() {
             let methods: Vec<String> = rule
                 .methods
                 .iter()
                 .map(|meth| format!("context.method == {}", cedar_string(&meth.0)))
                 .collect();
-            b.add(
-                &format!("network.rule.{index}.methods"),
-                &format!("manifest [[network.rule]] #{} ({})", index + 1, rule.host.0),
-                &format!(
+            b.add(Rule {
+                id: &format!("network.rule.{index}.methods"),
+                source: &source,
+                reason: &format!(
                     "{{method}} to {{host}} is not allowed; [[network.rule]] allows only {}",
-                    rule.methods.iter().map(|x| x.0.as_str()).collect::<Vec<_>>().join(", ")
+                    rule.methods
+                        .iter()
+                        .map(|x| x.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
-                false,
-                Scope::needs(Needs::HOST.and(Needs::METHOD)),
-                format!(
-                    "forbid(principal, action, resource)\nwhen {{ context has host && ({host}) && context has method }}\nunless {{ {} }};",
-                    any_of(methods)
-                ),
-            );
+                confirm: false,
+                forbid: true,
+                scope: Scope::needs(Needs::HOST.and(Needs::METHOD)),
+                when: Some(Cond::same(format!("({host})"))),
+                unless: Some(Cond::same(any_of(methods))),
+            });
         }
         if !rule.paths.is_empty() {
             let paths: Vec<String> = rule
@@ -313,17 +511,16 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
                 .iter()
                 .map(|p| format!("context.url_path like {}", like_glob(p)))
                 .collect();
-            b.add(
-                &format!("network.rule.{index}.paths"),
-                &format!("manifest [[network.rule]] #{} ({})", index + 1, rule.host.0),
-                "path {url_path} on {host} is outside the paths [[network.rule]] allows",
-                false,
-                Scope::needs(Needs::HOST.and(Needs::URL_PATH)),
-                format!(
-                    "forbid(principal, action, resource)\nwhen {{ context has host && ({host}) && context has url_path }}\nunless {{ {} }};",
-                    any_of(paths)
-                ),
-            );
+            b.add(Rule {
+                id: &format!("network.rule.{index}.paths"),
+                source: &source,
+                reason: "path {url_path} on {host} is outside the paths [[network.rule]] allows",
+                confirm: false,
+                forbid: true,
+                scope: Scope::needs(Needs::HOST.and(Needs::URL_PATH)),
+                when: Some(Cond::same(format!("({host})"))),
+                unless: Some(Cond::same(any_of(paths))),
+            });
         }
     }
 
@@ -339,39 +536,40 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
             )
         })
         .collect();
-    b.add(
-        "credential.declared",
-        "manifest [[credential]]",
-        "credential `{credential}` is not declared in the manifest",
-        false,
-        Scope::always().with_credential(CredentialScope::Undeclared),
-        format!(
-            "forbid(principal, action, resource)\nwhen {{ context has credential }}\nunless {{ {} }};",
-            any_of(names)
-        ),
-    );
+    b.add(Rule {
+        id: "credential.declared",
+        source: "manifest [[credential]]",
+        reason: "credential `{credential}` is not declared in the manifest",
+        confirm: false,
+        forbid: true,
+        scope: Scope::always().with_credential(CredentialScope::Undeclared),
+        when: Some("context has credential".into()),
+        unless: Some(Cond::same(any_of(names))),
+    });
     for c in &m.credentials {
         let name = &c.name.get_ref().0;
-        let is_this = format!(
-            "context has credential && context.credential == {}",
-            cedar_string(name)
-        );
+        let this = || CredentialScope::Named(name.clone());
         let source = format!("manifest [[credential]] {name}");
         let host_list: Vec<&HostPattern> = c.hosts.iter().collect();
-        b.add(
-            &format!("credential.{name}.hosts"),
-            &source,
-            &format!(
+        let hosts_id = format!("credential.{name}.hosts");
+        let unless = b.hosts(&hosts_id, &host_list);
+        b.add(Rule {
+            id: &hosts_id,
+            source: &source,
+            reason: &format!(
                 "credential `{name}` may only be sent to {}, not {{host}}",
-                c.hosts.iter().map(|h| h.0.as_str()).collect::<Vec<_>>().join(", ")
+                c.hosts
+                    .iter()
+                    .map(|h| h.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
-            false,
-            Scope::needs(Needs::HOST).with_credential(CredentialScope::Named(name.clone())),
-            format!(
-                "forbid(principal, action, resource)\nwhen {{ {is_this} && context has host }}\nunless {{ {} }};",
-                any_of(host_terms("context.host", &host_list))
-            ),
-        );
+            confirm: false,
+            forbid: true,
+            scope: Scope::needs(Needs::HOST).with_credential(this()),
+            when: None,
+            unless: Some(unless),
+        });
         let scopes: Vec<String> = c
             .allow
             .iter()
@@ -386,38 +584,39 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        b.add(
-            &format!("credential.{name}.scope"),
-            &source,
-            &format!(
+        b.add(Rule {
+            id: &format!("credential.{name}.scope"),
+            source: &source,
+            reason: &format!(
                 "credential `{name}` is not scoped for {{operation}} (it may do: {scope_words}); ask the user to do this themselves"
             ),
-            false,
-            Scope::always().with_credential(CredentialScope::Named(name.clone())),
-            format!(
-                "forbid(principal, action, resource)\nwhen {{ {is_this} }}\nunless {{ {} }};",
-                any_of(scopes)
-            ),
-        );
+            confirm: false,
+            forbid: true,
+            scope: Scope::always().with_credential(this()),
+            when: None,
+            unless: Some(Cond::same(any_of(scopes))),
+        });
         let env = c
             .environment
             .as_ref()
             .map(|e| e.0.clone())
             .or_else(|| loaded.environment().map(str::to_owned));
         if let Some(env) = env {
-            b.add(
-                &format!("credential.{name}.environment"),
-                &source,
-                &format!(
+            b.add(Rule {
+                id: &format!("credential.{name}.environment"),
+                source: &source,
+                reason: &format!(
                     "credential `{name}` belongs to `{env}`, but {{resource}} belongs to {{resource_environment}}"
                 ),
-                false,
-                Scope::needs(Needs::RESOURCE_ENVIRONMENT).with_credential(CredentialScope::Named(name.clone())),
-                format!(
-                    "forbid(principal, action, resource)\nwhen {{ {is_this} && context has resource_environment && context.resource_environment != {} }};",
+                confirm: false,
+                forbid: true,
+                scope: Scope::needs(Needs::RESOURCE_ENVIRONMENT).with_credential(this()),
+                when: Some(Cond::same(format!(
+                    "context.resource_environment != {}",
                     cedar_string(&env)
-                ),
-            );
+                ))),
+                unless: None,
+            });
         }
     }
 
@@ -428,23 +627,57 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
         .iter()
         .map(|g| format!("context.tool like {}", like_glob(g)))
         .collect();
-    b.add(
-        "tools.allow",
-        "manifest [tools] allow",
-        "tool {tool} is not declared for this task",
-        false,
-        Scope::needs(Needs::TOOL),
-        format!(
-            "forbid(principal, action, resource)\nwhen {{ context has tool }}\nunless {{ {} }};",
-            any_of(tools)
-        ),
-    );
+    b.add(Rule {
+        id: "tools.allow",
+        source: "manifest [tools] allow",
+        reason: "tool {tool} is not declared for this task",
+        confirm: false,
+        forbid: true,
+        scope: Scope::needs(Needs::TOOL),
+        when: None,
+        unless: Some(Cond::same(any_of(tools))),
+    });
 
-    assemble(b.policies, &loaded.extra_policies)
+    let entities = host_list_entities(&b.host_lists)?;
+    let mut compiled = assemble(b.policies, &loaded.extra_policies)?;
+    compiled.entities = entities;
+    Ok(compiled)
+}
+
+fn host_list_entities(lists: &[(String, Vec<String>)]) -> Result<Entities, PolicyError> {
+    let type_name =
+        EntityTypeName::from_str(HOST_LIST_TYPE).map_err(|e| PolicyError::Generated {
+            id: HOST_LIST_TYPE.to_owned(),
+            detail: e.to_string(),
+        })?;
+    let entities = lists
+        .iter()
+        .map(|(list, hosts)| {
+            let uid = EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(list));
+            let set = RestrictedExpression::new_set(
+                hosts
+                    .iter()
+                    .map(|h| RestrictedExpression::new_string(h.clone())),
+            );
+            Entity::new(
+                uid,
+                HashMap::from([("hosts".to_owned(), set)]),
+                HashSet::new(),
+            )
+            .map_err(|e| PolicyError::Generated {
+                id: list.clone(),
+                detail: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Entities::from_entities(entities, None).map_err(|e| PolicyError::Generated {
+        id: HOST_LIST_TYPE.to_owned(),
+        detail: e.to_string(),
+    })
 }
 
 fn assemble(
-    generated: Vec<(String, PolicyOrigin)>,
+    generated: Vec<Generated>,
     user_files: &[(std::path::PathBuf, String)],
 ) -> Result<CompiledPolicy, PolicyError> {
     let (schema, _warnings) =
@@ -453,13 +686,26 @@ fn assemble(
     let mut confirm = PolicySet::new();
     let mut origins = BTreeMap::new();
 
-    for (id, origin) in generated {
-        let policy = Policy::parse(Some(PolicyId::new(&id)), &origin.text).map_err(|e| {
-            PolicyError::Generated {
+    for generated in generated {
+        let Generated {
+            id,
+            mut origin,
+            residual_text,
+            forbid,
+            condition,
+        } = generated;
+        let parse = |text: &str| {
+            Policy::parse(Some(PolicyId::new(&id)), text).map_err(|e| PolicyError::Generated {
                 id: id.clone(),
                 detail: e.to_string(),
-            }
-        })?;
+            })
+        };
+        let policy = parse(&origin.text)?;
+        origin.residual = Some(Residual {
+            policy: parse(&residual_text)?,
+            forbid,
+            condition,
+        });
         let set = if origin.confirm {
             &mut confirm
         } else {
@@ -492,6 +738,7 @@ fn assemble(
                     .filter(|r| !r.is_empty())
                     .map(str::to_owned),
                 confirm: is_confirm,
+                residual: None,
             };
             let renamed = policy.new_id(PolicyId::new(&id));
             let single = {
@@ -540,6 +787,7 @@ fn assemble(
         main,
         confirm,
         origins,
+        entities: Entities::empty(),
     })
 }
 

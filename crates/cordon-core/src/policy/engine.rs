@@ -1,12 +1,14 @@
 //! Evaluating one action against the compiled policy sets.
 
+use super::context::{self, Attrs};
+use super::fold::{Fast, Fold};
 use super::scope::{CredentialSlot, Needs, SliceKey};
 use super::{CompiledPolicy, PolicyError};
 use crate::action::{Action, Effect};
 use crate::verdict::Decision;
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, EntityId, EntityTypeName, EntityUid,
-    PolicySet, Request, RestrictedExpression,
+    Authorizer, Context, Decision as CedarDecision, EntityId, EntityTypeName, EntityUid, Policy,
+    PolicyId, PolicySet, Request,
 };
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -22,11 +24,15 @@ pub struct Evaluation {
     pub reasons: Vec<String>,
 }
 
-/// The policies one kind of request can match (see `scope.rs`).
+/// The policies one kind of request can match (see `scope.rs`), as residuals.
 #[derive(Debug)]
 struct Slice {
     main: PolicySet,
     confirm: PolicySet,
+    /// `main` folded (see `fold.rs`): only a clean allow is taken from it.
+    fast_main: Option<Fast>,
+    /// The context attributes any policy in this slice reads.
+    context: Attrs,
 }
 
 #[derive(Debug)]
@@ -38,10 +44,11 @@ pub struct PolicyEngine {
     /// supervisor a few dozen.
     slices: RwLock<HashMap<SliceKey, Arc<Slice>>>,
     authorizer: Authorizer,
-    entities: Entities,
     principal: EntityUid,
     resource: EntityUid,
     actions: Vec<(Effect, EntityUid)>,
+    /// Id of the folded policy in fast sets: one no policy of the task uses.
+    fold_id: String,
 }
 
 fn uid(type_name: &str, id: &str) -> Result<EntityUid, PolicyError> {
@@ -69,15 +76,19 @@ impl PolicyEngine {
             .collect();
         credentials.sort();
         credentials.dedup();
+        let mut fold_id = "cordon.folded".to_owned();
+        while compiled.origins.contains_key(&fold_id) {
+            fold_id.push('_');
+        }
         Ok(PolicyEngine {
             compiled,
             credentials,
             slices: RwLock::new(HashMap::new()),
             authorizer: Authorizer::new(),
-            entities: Entities::empty(),
             principal: uid("Cordon::Task", task)?,
             resource: uid("Cordon::Resource", "target")?,
             actions,
+            fold_id,
         })
     }
 
@@ -87,13 +98,41 @@ impl PolicyEngine {
 
     /// Policy's answer for `action`. `resource_known` says whether the target is in the
     /// manifest's inventory (the caller resolves the target's environment from it).
+    ///
+    /// The request is asked of its slice: first of the fast set, which can only
+    /// confirm an allow, then, when it does not, of the fine-grained sets, which decide
+    /// exactly as `evaluate_unsliced` does.
     pub fn evaluate(
         &self,
         action: &Action,
         resource_known: bool,
     ) -> Result<Evaluation, PolicyError> {
         let slice = self.slice(action)?;
-        self.evaluate_in(action, resource_known, &slice.main, &slice.confirm)
+        let request = self.request(action, resource_known, slice.context)?;
+        let main_policies = match self.fast_allow(&request, slice.fast_main.as_ref()) {
+            Some(policies) => policies,
+            None => match self.decide_main(action, &request, &slice.main) {
+                Ok(policies) => policies,
+                Err(refused) => return Ok(refused),
+            },
+        };
+        // Most slices hold no confirmation trigger (reads, scoped API calls): an empty
+        // set cannot match, so skip the second Cedar call.
+        if slice.confirm.is_empty() {
+            return Ok(allow(main_policies));
+        }
+        Ok(self.decide_confirm(action, &request, &slice.confirm, main_policies))
+    }
+
+    /// The permits that allow `request` when `fast` allows it with no error at all;
+    /// `None` when it does not, or when the slice has no fast set.
+    fn fast_allow(&self, request: &Request, fast: Option<&Fast>) -> Option<Vec<String>> {
+        let fast = fast?;
+        let answer = self.ask(request, &fast.set);
+        if !answer.errors.is_empty() || answer.decision != CedarDecision::Allow {
+            return None;
+        }
+        Some(fast.allow.clone().unwrap_or(answer.policies))
     }
 
     /// The same decision against every policy, without slicing: the reference the
@@ -103,25 +142,28 @@ impl PolicyEngine {
         action: &Action,
         resource_known: bool,
     ) -> Result<Evaluation, PolicyError> {
-        self.evaluate_in(
-            action,
-            resource_known,
-            &self.compiled.main,
-            &self.compiled.confirm,
-        )
+        let request = self.request(action, resource_known, Attrs::ALL)?;
+        let main_policies = match self.decide_main(action, &request, &self.compiled.main) {
+            Ok(policies) => policies,
+            Err(evaluation) => return Ok(evaluation),
+        };
+        // An empty set cannot match.
+        if self.compiled.confirm.is_empty() {
+            return Ok(allow(main_policies));
+        }
+        Ok(self.decide_confirm(action, &request, &self.compiled.confirm, main_policies))
     }
 
-    fn evaluate_in(
+    /// The permits that allow `request`, or the evaluation that refuses it.
+    fn decide_main(
         &self,
         action: &Action,
-        resource_known: bool,
+        request: &Request,
         main_set: &PolicySet,
-        confirm_set: &PolicySet,
-    ) -> Result<Evaluation, PolicyError> {
-        let request = self.request(action, resource_known)?;
-        let main = self.ask(&request, main_set);
+    ) -> Result<Vec<String>, Evaluation> {
+        let main = self.ask(request, main_set);
         if !main.errors.is_empty() {
-            return Ok(self.failed(action, main.errors));
+            return Err(self.failed(action, main.errors));
         }
         if main.decision == CedarDecision::Deny {
             let mut reasons: Vec<String> = main
@@ -132,24 +174,26 @@ impl PolicyEngine {
             if reasons.is_empty() {
                 reasons.push(nothing_allows(action));
             }
-            return Ok(Evaluation {
+            return Err(Evaluation {
                 decision: Decision::Deny,
                 policies: main.policies,
                 reasons,
             });
         }
-        // Most slices hold no confirmation trigger (reads, scoped API calls): an empty
-        // set cannot match, so skip the second Cedar call.
-        if confirm_set.is_empty() {
-            return Ok(Evaluation {
-                decision: Decision::Allow,
-                policies: main.policies,
-                reasons: Vec::new(),
-            });
-        }
-        let confirm = self.ask(&request, confirm_set);
+        Ok(main.policies)
+    }
+
+    /// Allowed by `main_policies`: does a confirmation trigger hold it for a human?
+    fn decide_confirm(
+        &self,
+        action: &Action,
+        request: &Request,
+        confirm_set: &PolicySet,
+        main_policies: Vec<String>,
+    ) -> Evaluation {
+        let confirm = self.ask(request, confirm_set);
         if !confirm.errors.is_empty() {
-            return Ok(self.failed(action, confirm.errors));
+            return self.failed(action, confirm.errors);
         }
         if confirm.decision == CedarDecision::Allow {
             let reasons = confirm
@@ -157,17 +201,13 @@ impl PolicyEngine {
                 .iter()
                 .filter_map(|id| self.reason(id, action))
                 .collect();
-            return Ok(Evaluation {
+            return Evaluation {
                 decision: Decision::Confirm,
                 policies: confirm.policies,
                 reasons,
-            });
+            };
         }
-        Ok(Evaluation {
-            decision: Decision::Allow,
-            policies: main.policies,
-            reasons: Vec::new(),
-        })
+        allow(main_policies)
     }
 
     fn slice(&self, action: &Action) -> Result<Arc<Slice>, PolicyError> {
@@ -188,27 +228,47 @@ impl PolicyEngine {
         }
         let mut main = Vec::new();
         let mut confirm = Vec::new();
+        let mut fold = Fold::default();
+        let mut context = Attrs::NONE;
         for (id, origin) in &self.compiled.origins {
             if !origin.scope.admits(&key, &self.credentials) {
                 continue;
             }
-            let policy_id = cedar_policy::PolicyId::new(id);
-            let (set, out) = if origin.confirm {
-                (&self.compiled.confirm, &mut confirm)
-            } else {
-                (&self.compiled.main, &mut main)
+            let policy = match &origin.residual {
+                Some(residual) => residual.policy.clone(),
+                None => {
+                    let set = if origin.confirm {
+                        &self.compiled.confirm
+                    } else {
+                        &self.compiled.main
+                    };
+                    set.policy(&PolicyId::new(id))
+                        .ok_or_else(|| {
+                            PolicyError::Request(format!("policy `{id}` vanished from its set"))
+                        })?
+                        .clone()
+                }
             };
-            let policy = set.policy(&policy_id).ok_or_else(|| {
-                PolicyError::Request(format!("policy `{id}` vanished from its set"))
-            })?;
-            out.push(policy.clone());
+            context = context.union(Attrs::read_by(&policy));
+            if origin.confirm {
+                confirm.push(policy);
+                continue;
+            }
+            match &origin.residual {
+                Some(r) if r.forbid => fold.forbid(r.condition.as_deref()),
+                Some(r) if r.condition.is_none() => fold.plain_permit(id, policy.clone()),
+                _ => fold.keep(policy.clone()),
+            }
+            main.push(policy);
         }
-        let build = |policies: Vec<cedar_policy::Policy>| {
+        let build = |policies: Vec<Policy>| {
             PolicySet::from_policies(policies).map_err(|e| PolicyError::Request(e.to_string()))
         };
         let slice = Arc::new(Slice {
+            fast_main: fold.build(&self.fold_id)?,
             main: build(main)?,
             confirm: build(confirm)?,
+            context,
         });
         if let Ok(mut slices) = self.slices.write() {
             slices.insert(key, slice.clone());
@@ -216,7 +276,12 @@ impl PolicyEngine {
         Ok(slice)
     }
 
-    fn request(&self, action: &Action, resource_known: bool) -> Result<Request, PolicyError> {
+    fn request(
+        &self,
+        action: &Action,
+        resource_known: bool,
+        wanted: Attrs,
+    ) -> Result<Request, PolicyError> {
         let action_uid = self
             .actions
             .iter()
@@ -225,42 +290,8 @@ impl PolicyEngine {
             .ok_or_else(|| {
                 PolicyError::Request(format!("no Cedar action for {}", action.effect))
             })?;
-        let mut pairs: Vec<(String, RestrictedExpression)> = Vec::with_capacity(16);
-        let mut put = |key: &str, value: &str| {
-            pairs.push((
-                key.to_owned(),
-                RestrictedExpression::new_string(value.to_owned()),
-            ));
-        };
-        put("gate", action.gate.as_str());
-        put("operation", &action.operation);
-        put("effect", action.effect.as_str());
-        let optional = [
-            ("credential", action.credential.as_deref()),
-            ("host", action.host.as_deref()),
-            ("method", action.method.as_deref()),
-            ("path", action.path.as_deref()),
-            ("url_path", action.url_path.as_deref()),
-            ("tool", action.tool.as_deref()),
-        ];
-        for (key, value) in optional {
-            if let Some(value) = value {
-                put(key, value);
-            }
-        }
-        if let Some(target) = &action.target {
-            put("resource_kind", &target.kind);
-            put("resource_id", &target.id);
-            if let Some(env) = &target.environment {
-                put("resource_environment", env);
-            }
-        }
-        pairs.push((
-            "resource_known".to_owned(),
-            RestrictedExpression::new_bool(resource_known),
-        ));
-        let context =
-            Context::from_pairs(pairs).map_err(|e| PolicyError::Request(e.to_string()))?;
+        let context = Context::from_pairs(context::pairs(action, resource_known, wanted))
+            .map_err(|e| PolicyError::Request(e.to_string()))?;
         // The schema was enforced on the policies when they were compiled; checking every
         // request against it again would only cost time on the hot path.
         Request::new(
@@ -274,13 +305,17 @@ impl PolicyEngine {
     }
 
     fn ask(&self, request: &Request, set: &PolicySet) -> Answer {
-        let response = self.authorizer.is_authorized(request, set, &self.entities);
+        let response = self
+            .authorizer
+            .is_authorized(request, set, &self.compiled.entities);
         // Cedar reports determining policies as a set; sorted, verdicts and audit
         // records read the same every time.
+        // The id as written: `Display` escapes it character by character, which cost
+        // more than a small policy's evaluation and would not match `origins` keys.
         let mut policies: Vec<String> = response
             .diagnostics()
             .reason()
-            .map(|id| id.to_string())
+            .map(|id| AsRef::<str>::as_ref(id).to_owned())
             .collect();
         policies.sort();
         Answer {
@@ -314,6 +349,14 @@ impl PolicyEngine {
     }
 }
 
+fn allow(policies: Vec<String>) -> Evaluation {
+    Evaluation {
+        decision: Decision::Allow,
+        policies,
+        reasons: Vec::new(),
+    }
+}
+
 struct Answer {
     decision: CedarDecision,
     policies: Vec<String>,
@@ -334,46 +377,19 @@ pub(crate) fn render_reason(template: &str, action: &Action) -> String {
     if !template.contains('{') {
         return template.to_owned();
     }
-    let quoted = |v: Option<&str>| v.map_or_else(|| "(unknown)".to_owned(), |v| format!("`{v}`"));
-    let value = |placeholder: &str| -> Option<String> {
-        Some(match placeholder {
-            "action" => action.describe(),
-            "effect" => action.effect.as_str().to_owned(),
-            "operation" => format!("`{}`", action.operation),
-            "host" => quoted(action.host.as_deref()),
-            "method" => quoted(action.method.as_deref()),
-            "path" => quoted(action.path.as_deref()),
-            "url_path" => quoted(action.url_path.as_deref()),
-            "tool" => quoted(action.tool.as_deref()),
-            "credential" => action.credential.clone().unwrap_or_default(),
-            "resource" => action.target.as_ref().map_or_else(
-                || "the target".to_owned(),
-                |t| format!("{} `{}`", t.kind, t.id),
-            ),
-            "resource_environment" => quoted(
-                action
-                    .target
-                    .as_ref()
-                    .and_then(|t| t.environment.as_deref()),
-            ),
-            _ => return None,
-        })
-    };
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let (before, after) = rest.split_at(open);
         out.push_str(before);
-        let replaced = after.find('}').and_then(|close| {
-            let name = after.get(1..close)?;
-            Some((value(name)?, close))
-        });
-        match replaced {
-            Some((text, close)) => {
-                out.push_str(&text);
+        let name = after
+            .find('}')
+            .and_then(|close| Some((after.get(1..close)?, close)));
+        match name {
+            Some((name, close)) if placeholder(&mut out, name, action) => {
                 rest = after.get(close + 1..).unwrap_or("");
             }
-            None => {
+            _ => {
                 out.push('{');
                 rest = after.get(1..).unwrap_or("");
             }
@@ -383,10 +399,104 @@ pub(crate) fn render_reason(template: &str, action: &Action) -> String {
     out
 }
 
+/// Appends the value of placeholder `name`; false when there is no such placeholder.
+fn placeholder(out: &mut String, name: &str, action: &Action) -> bool {
+    let quoted = |out: &mut String, value: Option<&str>| match value {
+        Some(value) => {
+            out.push('`');
+            out.push_str(value);
+            out.push('`');
+        }
+        None => out.push_str("(unknown)"),
+    };
+    let target = action.target.as_ref();
+    match name {
+        "action" => out.push_str(&action.describe()),
+        "effect" => out.push_str(action.effect.as_str()),
+        "operation" => quoted(out, Some(&action.operation)),
+        "host" => quoted(out, action.host.as_deref()),
+        "method" => quoted(out, action.method.as_deref()),
+        "path" => quoted(out, action.path.as_deref()),
+        "url_path" => quoted(out, action.url_path.as_deref()),
+        "tool" => quoted(out, action.tool.as_deref()),
+        "credential" => out.push_str(action.credential.as_deref().unwrap_or_default()),
+        "resource" => match target {
+            Some(t) => {
+                out.push_str(&t.kind);
+                out.push(' ');
+                quoted(out, Some(&t.id));
+            }
+            None => out.push_str("the target"),
+        },
+        "resource_environment" => quoted(out, target.and_then(|t| t.environment.as_deref())),
+        _ => return false,
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
+    use super::PolicyEngine;
     use super::render_reason;
+    use crate::manifest::{LoadedManifest, Manifest};
+    use crate::policy::compile;
+    use crate::policy::context::{Attr, Attrs};
     use crate::{Action, Effect, Gate};
+    use std::path::PathBuf;
+
+    fn engine(text: &str) -> (LoadedManifest, PolicyEngine) {
+        let loaded = LoadedManifest {
+            manifest: Manifest::parse(text, "cordon.toml").unwrap(),
+            path: None,
+            base_dir: PathBuf::from("/work/app"),
+            extra_policies: Vec::new(),
+        };
+        let engine = PolicyEngine::new(compile(&loaded).unwrap(), "t").unwrap();
+        (loaded, engine)
+    }
+
+    /// The equivalence tests show the fast paths change nothing; this shows they are
+    /// taken: a scoped query with a credential is one Cedar policy over three context
+    /// attributes, and the host lists are sets.
+    #[test]
+    fn a_credentialed_query_is_asked_of_one_folded_policy() {
+        let mut text = String::from(
+            "[task]\nname = \"t\"\nenvironment = \"staging\"\n[network]\nallow = [\"a.io\", \"*.b.io\", \"c.io\"]\n",
+        );
+        for c in 0..3 {
+            text.push_str(&format!(
+                "[[credential]]\nname = \"c{c}\"\nsource = \"env:C{c}\"\nhosts = [\"api{c}.io\"]\nallow = [\"graphql.query.*\"]\n"
+            ));
+        }
+        let (loaded, engine) = engine(&text);
+        let action = Action::new(Gate::Http, "graphql.query.me", Effect::Read)
+            .with_host("api1.io")
+            .with_method("POST")
+            .with_credential("c1")
+            .with_target("volume", "v");
+        let (action, known) = crate::resolve_target(&loaded.manifest, &action);
+        let slice = engine.slice(&action).unwrap();
+        let fast = slice.fast_main.as_ref().unwrap();
+        assert_eq!(fast.set.policies().count(), 1);
+        assert_eq!(fast.allow, Some(vec!["baseline.read".to_owned()]));
+        assert_eq!(slice.context, Attrs::of(&[Attr::Operation, Attr::Host]));
+        let residual = engine.compiled.origins["network.allow"]
+            .residual
+            .as_ref()
+            .unwrap();
+        assert!(
+            residual
+                .policy
+                .to_string()
+                .contains("hosts.contains(context.host)"),
+            "{}",
+            residual.policy
+        );
+        assert_eq!(
+            engine.evaluate(&action, known).unwrap(),
+            engine.evaluate_unsliced(&action, known).unwrap()
+        );
+    }
 
     #[test]
     fn placeholders_are_filled_and_unknown_braces_kept() {
@@ -401,5 +511,11 @@ mod tests {
             "`graphql.mutation.volumeDelete` on `h.io` at railway.volume `vol_1` ((unknown)) {x} {"
         );
         assert_eq!(render_reason("plain", &action), "plain");
+        let bare = Action::new(Gate::Hook, "shell.exec", Effect::Write).with_credential("c");
+        assert_eq!(
+            render_reason("{effect} {credential} {resource} {path} {{tool}", &bare),
+            "write c the target (unknown) {(unknown)"
+        );
+        assert_eq!(render_reason("{action}", &bare), bare.describe());
     }
 }

@@ -7,7 +7,9 @@
 //! deny into something weaker.
 
 mod compile;
+mod context;
 mod engine;
+mod fold;
 mod scope;
 
 pub use compile::{CompiledPolicy, PolicyOrigin, compile};

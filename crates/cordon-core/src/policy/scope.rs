@@ -10,6 +10,11 @@
 //! Only facts a policy's condition already *requires* are recorded, never a predicate
 //! re-implemented in Rust (no host or glob matching here), so leaving a policy out of a
 //! slice can never change a decision. User policies are in every slice.
+//!
+//! The policy text is built the other way round: its guard (action constraint,
+//! credential comparison, `has` tests) is rendered from its [`Scope`] (`compile.rs`).
+//! Every request of a slice that admits a policy therefore passes its guard, and the
+//! slice holds the policy's *residual*, the policy without that guard.
 
 use crate::action::{Action, Effect};
 
@@ -29,6 +34,22 @@ impl Needs {
 
     pub const fn and(self, other: Needs) -> Needs {
         Needs(self.0 | other.0)
+    }
+
+    /// The context attributes these needs test with `has`, for rendering the guard.
+    pub fn attributes(self) -> impl Iterator<Item = &'static str> {
+        [
+            (Needs::HOST, "host"),
+            (Needs::TOOL, "tool"),
+            (Needs::PATH, "path"),
+            (Needs::RESOURCE_ENVIRONMENT, "resource_environment"),
+            (Needs::RESOURCE_ID, "resource_id"),
+            (Needs::METHOD, "method"),
+            (Needs::URL_PATH, "url_path"),
+        ]
+        .into_iter()
+        .filter(move |(flag, _)| flag.within(self) && *flag != Needs::NONE)
+        .map(|(_, name)| name)
     }
 
     fn within(self, present: Needs) -> bool {

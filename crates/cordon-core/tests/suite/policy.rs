@@ -1,6 +1,8 @@
 use super::common::{INCIDENT, authorizer, loaded, loaded_with};
+use cordon_core::manifest::LoadedManifest;
 use cordon_core::policy::{PolicyError, compile};
 use cordon_core::{Action, Decision, Effect, Gate};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn decide(manifest: &str, action: Action) -> (Decision, Vec<String>, Vec<String>) {
@@ -394,55 +396,44 @@ fn compiled_policies_name_their_manifest_origin() {
     );
 }
 
-/// Slicing leaves out policies a request cannot match; it must never change a
-/// decision. Every combination of the facts slicing looks at, against the incident
-/// manifest plus a user policy, sliced and unsliced.
-#[test]
-fn slicing_never_changes_a_decision() {
-    let dir = tempfile::tempdir().unwrap();
-    let user = "@id(\"user\")\nforbid(principal, action, resource) when { context has host && context.host == \"api.anthropic.com\" && context.operation == \"x\" };";
-    let text = INCIDENT.replace(
-        "[tools]",
-        "[approval]\nrequire = [\"destroy\", \"publish\"]\n[tools]",
-    );
-    let loaded = loaded_with(
-        &text,
-        dir.path(),
-        vec![(PathBuf::from("u.cedar"), user.to_owned())],
-    );
-    let compiled = compile(&loaded).unwrap();
+/// The values each fact of a request takes in an equivalence grid.
+struct Grid<'a> {
+    credentials: &'a [Option<&'a str>],
+    hosts: &'a [Option<&'a str>],
+    tools: &'a [Option<&'a str>],
+    paths: &'a [Option<&'a str>],
+    /// Resource ids of kind `railway.volume`.
+    targets: &'a [Option<&'a str>],
+    /// Method and URL path.
+    http: &'a [Option<(&'a str, &'a str)>],
+    operations: &'a [&'a str],
+}
+
+/// What a grid's decisions came to, to show it reached every kind of answer.
+#[derive(Debug, Default)]
+struct Tally {
+    allow: usize,
+    deny: usize,
+    confirm: usize,
+    /// Fail-closed denials, by the policy that failed to evaluate.
+    failed_closed: BTreeMap<String, usize>,
+}
+
+/// Every combination of `grid` against `loaded`: `evaluate` (slices of residual
+/// policies, pruned contexts, folded fast sets) must agree with `evaluate_unsliced`
+/// (every whole policy, the full context) on decision, policies and reasons.
+fn assert_sliced_matches_unsliced(loaded: &LoadedManifest, grid: &Grid<'_>) -> Tally {
+    let compiled = compile(loaded).unwrap();
     let engine = cordon_core::policy::PolicyEngine::new(compiled, "t").unwrap();
-    let credentials = [None, Some("railway"), Some("aws")];
-    let hosts = [
-        None,
-        Some("backboard.railway.com"),
-        Some("api.anthropic.com"),
-        Some("api.github.com"),
-        Some("evil.io"),
-    ];
-    let tools = [None, Some("github.get_issue"), Some("github.delete_repo")];
-    let paths = [None, Some("/work/app/x"), Some("/etc/passwd")];
-    let targets = [
-        None,
-        Some("vol_prod_7f3"),
-        Some("vol_stg_1"),
-        Some("vol_unknown"),
-    ];
-    let http = [
-        None,
-        Some(("GET", "/repos/acme/x")),
-        Some(("DELETE", "/repos/other/x")),
-    ];
-    let operations = ["x", "graphql.query.me", "graphql.mutation.volumeDelete"];
-    let mut checked = 0;
+    let mut tally = Tally::default();
     for effect in Effect::ALL {
-        for credential in credentials {
-            for host in hosts {
-                for tool in tools {
-                    for path in paths {
-                        for target in targets {
-                            for request in http {
-                                for operation in operations {
+        for &credential in grid.credentials {
+            for &host in grid.hosts {
+                for &tool in grid.tools {
+                    for &path in grid.paths {
+                        for &target in grid.targets {
+                            for &request in grid.http {
+                                for &operation in grid.operations {
                                     let mut action = Action::new(Gate::Http, operation, effect);
                                     action.credential = credential.map(str::to_owned);
                                     action.host = host.map(str::to_owned);
@@ -459,7 +450,20 @@ fn slicing_never_changes_a_decision() {
                                     let sliced = engine.evaluate(&resolved, known).unwrap();
                                     let full = engine.evaluate_unsliced(&resolved, known).unwrap();
                                     assert_eq!(sliced, full, "{resolved:?}");
-                                    checked += 1;
+                                    match full.decision {
+                                        _ if full.policies == ["builtin.fail-closed"] => {
+                                            let failed = full.reasons[0]
+                                                .split("evaluating policy `")
+                                                .nth(1)
+                                                .and_then(|r| r.split('`').next())
+                                                .unwrap_or_default()
+                                                .to_owned();
+                                            *tally.failed_closed.entry(failed).or_default() += 1;
+                                        }
+                                        Decision::Allow => tally.allow += 1,
+                                        Decision::Deny => tally.deny += 1,
+                                        Decision::Confirm => tally.confirm += 1,
+                                    }
                                 }
                             }
                         }
@@ -468,5 +472,160 @@ fn slicing_never_changes_a_decision() {
             }
         }
     }
-    assert_eq!(checked, 7 * 3 * 5 * 3 * 3 * 4 * 3 * 3);
+    tally
+}
+
+/// Slicing leaves out policies a request cannot match and evaluates the rest as
+/// residuals against a context of only the attributes they read, asking a folded fast
+/// set first; none of it may change a decision. Every combination of the facts slicing
+/// looks at, against the incident manifest plus user policies: a forbid, a permit,
+/// a confirmation trigger, and two that fail to evaluate for some requests (fail
+/// closed, in the main set and in the confirm set).
+#[test]
+fn slicing_never_changes_a_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = r#"
+@id("user")
+forbid(principal, action, resource) when { context has host && context.host == "api.anthropic.com" && context.operation == "x" };
+
+@id("user-permit")
+permit(principal, action == Cordon::Action::"exfiltrate", resource) when { context has host && context.host == "api.anthropic.com" };
+
+@id("user-overflow")
+forbid(principal, action, resource) when { context.operation == "boom" && 9223372036854775807 + 1 > 0 };
+
+@id("user-confirm")
+@confirm("a human looks at writes to GitHub")
+permit(principal, action == Cordon::Action::"write", resource) when { context has host && context.host == "api.github.com" };
+
+@id("user-confirm-overflow")
+@confirm("never reached without an error")
+permit(principal, action, resource) when { context.operation == "boom-confirm" && 9223372036854775807 + 1 > 0 };
+"#;
+    let text = INCIDENT.replace(
+        "[tools]",
+        "[approval]\nrequire = [\"destroy\", \"publish\"]\n[tools]",
+    );
+    let loaded = loaded_with(
+        &text,
+        dir.path(),
+        vec![(PathBuf::from("u.cedar"), user.to_owned())],
+    );
+    let tally = assert_sliced_matches_unsliced(
+        &loaded,
+        &Grid {
+            credentials: &[None, Some("railway"), Some("aws")],
+            hosts: &[
+                None,
+                Some("backboard.railway.com"),
+                Some("api.anthropic.com"),
+                Some("api.github.com"),
+                Some("evil.io"),
+            ],
+            tools: &[None, Some("github.get_issue"), Some("github.delete_repo")],
+            paths: &[None, Some("/work/app/x"), Some("/etc/passwd")],
+            targets: &[
+                None,
+                Some("vol_prod_7f3"),
+                Some("vol_stg_1"),
+                Some("vol_unknown"),
+            ],
+            http: &[
+                None,
+                Some(("GET", "/repos/acme/x")),
+                Some(("DELETE", "/repos/other/x")),
+            ],
+            operations: &[
+                "x",
+                "graphql.query.me",
+                "graphql.mutation.volumeDelete",
+                "boom",
+                "boom-confirm",
+            ],
+        },
+    );
+    assert!(
+        tally.allow > 0 && tally.deny > 0 && tally.confirm > 0,
+        "{tally:?}"
+    );
+    let failed: Vec<&str> = tally.failed_closed.keys().map(String::as_str).collect();
+    assert_eq!(
+        failed,
+        ["user-confirm-overflow", "user-overflow"],
+        "{tally:?}"
+    );
+}
+
+/// Manifests whose slices hold no user policy (so the fast set is a single permit),
+/// with host lists long enough to be looked up as sets, wildcards among them, and a
+/// read-only task.
+#[test]
+fn slicing_never_changes_a_decision_with_host_sets() {
+    let text = r#"
+[task]
+name = "many"
+environment = "staging"
+
+[filesystem]
+workspace = "/work/app"
+
+[network]
+allow = ["api.anthropic.com", "*.npmjs.org", "crates.io", "pypi.org"]
+[[network.rule]]
+host = "crates.io"
+methods = ["GET"]
+
+[[credential]]
+name = "c0"
+source = "env:C0"
+hosts = ["api0.example.com", "h0b.example.com", "h0c.example.com"]
+allow = ["graphql.query.*", "graphql.mutation.thing0Create"]
+
+[[credential]]
+name = "c1"
+source = "env:C1"
+hosts = ["api1.example.com", "*.c1.example.com"]
+allow = ["graphql.query.*"]
+environment = "production"
+
+[[resource]]
+kind = "railway.volume"
+id = "vol_prod"
+environment = "production"
+
+[[resource]]
+kind = "railway.volume"
+id = "vol_stg"
+environment = "staging"
+
+[tools]
+allow = ["github.get_*"]
+
+[approval]
+require = ["destroy", "publish"]
+"#;
+    let grid = Grid {
+        credentials: &[None, Some("c0"), Some("c1"), Some("undeclared")],
+        hosts: &[
+            None,
+            Some("api.anthropic.com"),
+            Some("registry.npmjs.org"),
+            Some("crates.io"),
+            Some("h0c.example.com"),
+            Some("x.c1.example.com"),
+            Some("evil.io"),
+        ],
+        tools: &[None, Some("github.get_issue"), Some("github.delete_repo")],
+        paths: &[None, Some("/etc/passwd")],
+        targets: &[None, Some("vol_prod"), Some("vol_stg")],
+        http: &[None, Some(("POST", "/graphql"))],
+        operations: &["x", "graphql.query.me", "graphql.mutation.thing0Create"],
+    };
+    for text in [
+        text.to_owned(),
+        text.replace("[filesystem]", "read_only = true\n[filesystem]"),
+    ] {
+        let tally = assert_sliced_matches_unsliced(&loaded(&text, Path::new("/work/app")), &grid);
+        assert!(tally.allow > 0 && tally.deny > 0, "{tally:?}");
+    }
 }
