@@ -12,6 +12,7 @@ use cedar_policy::{
 };
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// The outcome of policy alone, before approvals are consulted.
@@ -33,6 +34,12 @@ struct Slice {
     fast_main: Option<Fast>,
     /// The context attributes any policy in this slice reads.
     context: Attrs,
+    /// The fast set failed to allow this slice's last request that tried it. Requests
+    /// of one slice tend to share an outcome (a refused operation is retried), so a
+    /// miss sends the next ones straight to the fine-grained set, which decides exactly
+    /// as before, and a fine-grained allow gives the fast set its next chance. Speed
+    /// only: no decision depends on it.
+    fast_missed: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -109,12 +116,26 @@ impl PolicyEngine {
     ) -> Result<Evaluation, PolicyError> {
         let slice = self.slice(action)?;
         let request = self.request(action, resource_known, slice.context)?;
-        let main_policies = match self.fast_allow(&request, slice.fast_main.as_ref()) {
+        let fast = slice
+            .fast_main
+            .as_ref()
+            .filter(|_| !slice.fast_missed.load(Ordering::Relaxed));
+        let main_policies = match self.fast_allow(&request, fast) {
             Some(policies) => policies,
-            None => match self.decide_main(action, &request, &slice.main) {
-                Ok(policies) => policies,
-                Err(refused) => return Ok(refused),
-            },
+            None => {
+                let decided = self.decide_main(action, &request, &slice.main);
+                // Only a changed flag is written: a store on every request would bounce
+                // the cache line between threads.
+                let missed = fast.is_some() || decided.is_err();
+                if slice.fast_main.is_some() && slice.fast_missed.load(Ordering::Relaxed) != missed
+                {
+                    slice.fast_missed.store(missed, Ordering::Relaxed);
+                }
+                match decided {
+                    Ok(policies) => policies,
+                    Err(refused) => return Ok(refused),
+                }
+            }
         };
         // Most slices hold no confirmation trigger (reads, scoped API calls): an empty
         // set cannot match, so skip the second Cedar call.
@@ -269,6 +290,7 @@ impl PolicyEngine {
             main: build(main)?,
             confirm: build(confirm)?,
             context,
+            fast_missed: AtomicBool::new(false),
         });
         if let Ok(mut slices) = self.slices.write() {
             slices.insert(key, slice.clone());

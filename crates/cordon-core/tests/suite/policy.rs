@@ -450,6 +450,11 @@ fn assert_sliced_matches_unsliced(loaded: &LoadedManifest, grid: &Grid<'_>) -> T
                                     let sliced = engine.evaluate(&resolved, known).unwrap();
                                     let full = engine.evaluate_unsliced(&resolved, known).unwrap();
                                     assert_eq!(sliced, full, "{resolved:?}");
+                                    // After a refusal its slice skips the fast set for the
+                                    // next request (`fast_missed`): asking twice sends
+                                    // every refused request down both routes.
+                                    let again = engine.evaluate(&resolved, known).unwrap();
+                                    assert_eq!(again, full, "again: {resolved:?}");
                                     match full.decision {
                                         _ if full.policies == ["builtin.fail-closed"] => {
                                             let failed = full.reasons[0]
