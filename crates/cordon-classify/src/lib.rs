@@ -16,7 +16,7 @@ mod engine;
 mod files;
 mod flow;
 mod git;
-mod graphql;
+pub mod graphql;
 mod http;
 mod infra;
 mod inline;
@@ -37,6 +37,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use cordon_core::{Effect, Target};
+pub use graphql::{GraphqlError, OperationKind, RootField, graphql_request_fields};
 pub use tools::{FileAccess, classify_file_access, classify_tool_call};
 
 /// Where the command runs. Relative paths resolve against `cwd`; `workspace` is the

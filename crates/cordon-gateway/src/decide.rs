@@ -1,0 +1,172 @@
+//! A proxied request, turned into the actions policy judges.
+//!
+//! One request can be many actions: a GraphQL body is one action per root field
+//! (`graphql.mutation.volumeDelete`), so a batch that hides one deletion among ten
+//! queries is refused for that one. Pure code: no I/O, so every rule here is tested
+//! without a socket.
+
+use cordon_classify::{GraphqlError, OperationKind, RootField, graphql_request_fields};
+use cordon_core::manifest::Manifest;
+use cordon_core::{Action, Effect, Gate};
+
+use crate::host::Authority;
+
+/// What the gateway saw of one request.
+#[derive(Debug, Clone)]
+pub struct RequestFacts<'a> {
+    /// Upper-case method.
+    pub method: &'a str,
+    pub authority: &'a Authority,
+    /// The path without the query.
+    pub path: &'a str,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// The actions a request would take, or why it cannot be read.
+#[derive(Debug)]
+pub enum Reading {
+    Actions(Vec<Action>),
+    /// A request to a GraphQL endpoint whose document cannot be read: refused, since
+    /// what cannot be read cannot be shown harmless. The action is what is recorded.
+    Unreadable {
+        action: Box<Action>,
+        error: GraphqlError,
+    },
+}
+
+/// The effect of a plain HTTP method. DELETE destroys; anything that is not a read
+/// writes.
+pub fn method_effect(method: &str) -> Effect {
+    match method {
+        "GET" | "HEAD" | "OPTIONS" => Effect::Read,
+        "DELETE" => Effect::Destroy,
+        _ => Effect::Write,
+    }
+}
+
+pub fn read_request(manifest: &Manifest, facts: &RequestFacts<'_>) -> Reading {
+    let base = |operation: String, effect: Effect| {
+        Action::new(Gate::Http, operation, effect)
+            .with_host(facts.authority.host.clone())
+            .with_method(facts.method)
+            .with_url_path(facts.path)
+    };
+    if !speaks_graphql(facts) {
+        let action = base(
+            format!("http.{}", facts.method),
+            method_effect(facts.method),
+        )
+        .with_detail(format!(
+            "{} http://{}{}",
+            facts.method, facts.authority, facts.path
+        ));
+        return Reading::Actions(vec![action]);
+    }
+    match graphql_request_fields(facts.body) {
+        Ok(fields) => Reading::Actions(
+            fields
+                .iter()
+                .map(|field| {
+                    let action = base(field.operation(), field_effect(field))
+                        .with_detail(describe_field(field));
+                    with_inventory_target(manifest, action, field)
+                })
+                .collect(),
+        ),
+        Err(error) => Reading::Unreadable {
+            action: Box::new(
+                base("graphql.unreadable".to_owned(), Effect::Unknown).with_detail(format!(
+                    "{} http://{}{}: {error}",
+                    facts.method, facts.authority, facts.path
+                )),
+            ),
+            error,
+        },
+    }
+}
+
+/// Whether a request goes to a GraphQL endpoint: a GraphQL content type, a path that
+/// names GraphQL, or a JSON body shaped like a GraphQL request. A JSON body with a
+/// `query` key is read as GraphQL wherever it goes: a server that treats it as one is
+/// exactly what an attacker would look for.
+fn speaks_graphql(facts: &RequestFacts<'_>) -> bool {
+    if facts.method != "POST" {
+        return false;
+    }
+    let content_type = facts
+        .content_type
+        .map(|c| c.to_ascii_lowercase())
+        .unwrap_or_default();
+    if content_type.starts_with("application/graphql") {
+        return true;
+    }
+    if facts
+        .path
+        .rsplit('/')
+        .take(2)
+        .any(|segment| segment.to_ascii_lowercase().contains("graphql"))
+    {
+        return true;
+    }
+    match serde_json::from_slice::<serde_json::Value>(facts.body) {
+        Ok(serde_json::Value::Object(o)) => o.contains_key("query"),
+        Ok(serde_json::Value::Array(items)) => items
+            .iter()
+            .any(|i| i.as_object().is_some_and(|o| o.contains_key("query"))),
+        _ => false,
+    }
+}
+
+fn field_effect(field: &RootField) -> Effect {
+    match field.kind {
+        OperationKind::Mutation if field.looks_destructive() => Effect::Destroy,
+        OperationKind::Mutation => Effect::Write,
+        OperationKind::Query | OperationKind::Subscription => Effect::Read,
+    }
+}
+
+fn describe_field(field: &RootField) -> String {
+    let arguments: Vec<String> = field
+        .arguments
+        .iter()
+        .map(|(name, value)| format!("{name}: {value:?}"))
+        .collect();
+    format!(
+        "{} {}({})",
+        field.kind.as_str(),
+        field.name,
+        arguments.join(", ")
+    )
+}
+
+/// The inventory resource a field's arguments name, by id. Names are the provider's
+/// (`volumeId`, `input.id`); what makes a value a target is that the manifest's
+/// inventory lists it.
+fn with_inventory_target(manifest: &Manifest, action: Action, field: &RootField) -> Action {
+    let named = field.arguments.iter().find_map(|(_, value)| {
+        manifest
+            .resources
+            .iter()
+            .find(|r| r.id.get_ref() == value)
+            .map(|r| (r.kind.0.clone(), r.id.get_ref().clone()))
+    });
+    if let Some((kind, id)) = named {
+        return action.with_target(kind, id);
+    }
+    // A destructive field on something the inventory does not list: name the id it
+    // was given, so policy treats it as an unverified target rather than no target.
+    if field.looks_destructive()
+        && let Some((_, value)) = field.arguments.iter().find(|(name, _)| {
+            let last = name.rsplit('.').next().unwrap_or(name);
+            last == "id" || last.ends_with("Id") || last.ends_with("_id")
+        })
+    {
+        return action.with_target("graphql.argument", value.clone());
+    }
+    action
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;
