@@ -137,6 +137,39 @@ Example:\n  cordon approve ap_3k2f9x --note 'staging only, checked'"
         after_help = "Example:\n  cordon deny ap_3k2f9x --reason 'that is the production volume; use staging'"
     )]
     Deny(DenyArgs),
+
+    /// Run the egress gateway: a proxy that asks policy about every connection and request
+    #[command(after_help = "Examples:\n  \
+cordon gateway --listen 127.0.0.1:8080\n  \
+HTTPS_PROXY=http://127.0.0.1:8080 HTTP_PROXY=http://127.0.0.1:8080 my-agent\n  \
+cordon gateway --unix /run/cordon/gateway.sock\n\n\
+Every CONNECT and every plain-HTTP request is one audited decision against the task's\n\
+cordon.toml: hosts outside [network] allow (and credential hosts) are refused with 403,\n\
+destructive GraphQL mutations and DELETEs wait for a human with 428\n\
+confirmation_required, and unreadable GraphQL to a GraphQL endpoint is refused.\n\
+Addresses a name resolves to are checked: loopback, link-local and metadata addresses\n\
+are refused unless [network] resolve pins the name there. `cordon run` starts one of\n\
+these for its sandbox; run it yourself for agents that run elsewhere.")]
+    Gateway(GatewayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// TCP address to listen on. Loopback unless you mean it: anyone who can reach the
+    /// port can use the task's network access.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        conflicts_with = "unix"
+    )]
+    pub listen: std::net::SocketAddr,
+    /// Listen on a unix socket at PATH instead (created; removed again on exit).
+    #[arg(long, value_name = "PATH")]
+    pub unix: Option<PathBuf>,
+    /// Largest request body, in bytes, read to judge a plain-HTTP request.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub max_body: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,6 +5,7 @@ mod audit;
 mod check;
 mod demo;
 mod explain;
+mod gateway;
 mod hook;
 mod init;
 mod install_hook;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Approvals(args) => approvals::list(&args),
         Command::Approve(args) => approvals::approve(&args),
         Command::Deny(args) => approvals::deny(&args),
+        Command::Gateway(args) => gateway::run(&args, policy),
     }
 }
 

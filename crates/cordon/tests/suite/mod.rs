@@ -3,5 +3,6 @@ mod check;
 mod common;
 mod demo;
 mod explain;
+mod gateway;
 mod hook;
 mod policy_cli;

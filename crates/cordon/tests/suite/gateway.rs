@@ -1,0 +1,341 @@
+//! `cordon gateway` end to end: the real binary, real curl as the client, and the
+//! Railway mock (tests/mocks/railway.py) as the provider. Every test asserts both what
+//! the client got and what did (or did not) reach the provider.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use super::common::cordon;
+
+const TOKEN: &str = "rw_real_token_7f3";
+
+struct Peer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads lines from `reader` until one holds `marker`, and returns the port after it.
+/// The rest is drained on a thread, so the peer never writes into a closed pipe.
+fn port_after(reader: impl std::io::Read + Send + 'static, marker: &str) -> u16 {
+    let mut lines = BufReader::new(reader).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split(marker).nth(1) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            std::thread::spawn(move || lines.for_each(drop));
+            return digits.parse().unwrap();
+        }
+    }
+    panic!("no line with {marker:?}");
+}
+
+fn railway(log: &Path) -> Peer {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mocks/railway.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(["--token", TOKEN, "--log"])
+        .arg(log)
+        .args(["--volume", "vol_prod_7f3", "--volume", "vol_stg_1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the Railway mock");
+    let port = port_after(child.stdout.take().unwrap(), "port ");
+    Peer { child, port }
+}
+
+fn gateway(home: &Path, manifest: &Path) -> Peer {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .arg("--policy")
+        .arg(manifest)
+        .args(["gateway", "--listen", "127.0.0.1:0"])
+        .env("CORDON_HOME", home)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = port_after(child.stderr.take().unwrap(), "on http://127.0.0.1:");
+    Peer { child, port }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    log: PathBuf,
+    railway: Peer,
+    gateway: Peer,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let log = dir.path().join("railway.jsonl");
+    std::fs::write(&log, "").unwrap();
+    let railway = railway(&log);
+    let manifest = dir.path().join("cordon.toml");
+    std::fs::write(
+        &manifest,
+        r#"
+[task]
+name = "gateway-test"
+environment = "staging"
+
+[network]
+allow = ["backboard.railway.com", "allowed.test", "localhost"]
+
+[network.resolve]
+"backboard.railway.com" = "127.0.0.1"
+"allowed.test" = "127.0.0.1"
+
+[[resource]]
+kind = "railway.volume"
+id = "vol_prod_7f3"
+environment = "production"
+
+[[resource]]
+kind = "railway.volume"
+id = "vol_stg_1"
+environment = "staging"
+"#,
+    )
+    .unwrap();
+    let gateway = gateway(&home, &manifest);
+    Setup {
+        _dir: dir,
+        home,
+        log,
+        railway,
+        gateway,
+    }
+}
+
+struct Reply {
+    status: u16,
+    body: String,
+    curl_exit: i32,
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HTTP {} (curl exit {}): {}",
+            self.status, self.curl_exit, self.body
+        )
+    }
+}
+
+impl Setup {
+    fn curl(&self, args: &[&str]) -> Reply {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}"])
+            .args(["-x", &format!("http://127.0.0.1:{}", self.gateway.port)])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        let mut body = body.to_owned();
+        if !out.status.success() {
+            body.push_str(&String::from_utf8_lossy(&out.stderr));
+        }
+        Reply {
+            status: status.trim().parse().unwrap_or(0),
+            body,
+            curl_exit: out.status.code().unwrap_or(-1),
+        }
+    }
+
+    fn graphql(&self, body: &str) -> Reply {
+        let url = format!(
+            "http://backboard.railway.com:{}/graphql/v2",
+            self.railway.port
+        );
+        self.curl(&[
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            &format!("Authorization: Bearer {TOKEN}"),
+            "--data-raw",
+            body,
+            &url,
+        ])
+    }
+
+    fn provider_saw(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+
+    fn volumes(&self) -> String {
+        let url = format!("http://allowed.test:{}/volumes", self.railway.port);
+        self.curl(&[&url]).body
+    }
+}
+
+fn json(reply: &Reply) -> serde_json::Value {
+    serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body))
+}
+
+#[test]
+fn a_query_goes_through_and_a_production_volume_delete_does_not() {
+    let s = setup();
+    let ok = s.graphql(r#"{"query":"query { me { id email } }"}"#);
+    assert_eq!(ok.status, 200, "{ok}");
+    assert!(ok.body.contains("dev@example.com"), "{ok}");
+
+    for body in [
+        // The incident's call, as sent.
+        r#"{"query":"mutation volumeDelete($volumeId: String!) { volumeDelete(volumeId: $volumeId) }","variables":{"volumeId":"vol_prod_7f3"}}"#,
+        // Hidden behind the name and alias of the operation the token was made for.
+        r#"{"query":"mutation customDomainCreate { customDomainCreate: volumeDelete(volumeId: \"vol_prod_7f3\") }","operationName":"customDomainCreate"}"#,
+        // Third in a batch, inside a fragment.
+        r#"[{"query":"{ me { id } }"},{"query":"{ me { id } }"},{"query":"mutation { ...D } fragment D on Mutation { volumeDelete(volumeId: \"vol_prod_7f3\") }"}]"#,
+    ] {
+        let refused = s.graphql(body);
+        assert_eq!(refused.status, 403, "{body}: {refused}");
+        let answer = json(&refused);
+        assert_eq!(answer["kind"], "denied");
+        assert_eq!(
+            answer["action"]["operation"],
+            "graphql.mutation.volumeDelete"
+        );
+        let reasons = answer["reasons"].to_string();
+        assert!(reasons.contains("production"), "{reasons}");
+    }
+    assert!(
+        !s.provider_saw().contains("volumeDelete"),
+        "a volumeDelete reached the provider:\n{}",
+        s.provider_saw()
+    );
+    assert!(s.volumes().contains("vol_prod_7f3"));
+
+    let audit = cordon(
+        &s.home,
+        Path::new("/"),
+        &["audit", "show", "gateway-test"],
+        None,
+    );
+    assert_eq!(audit.code, 0, "{}", audit.stderr);
+    assert!(
+        audit.stdout.contains("graphql.mutation.volumeDelete"),
+        "{}",
+        audit.stdout
+    );
+    let verify = cordon(&s.home, Path::new("/"), &["audit", "verify"], None);
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
+
+#[test]
+fn a_staging_volume_delete_waits_for_a_human() {
+    let s = setup();
+    let reply = s.graphql(r#"{"query":"mutation { volumeDelete(volumeId: \"vol_stg_1\") }"}"#);
+    assert_eq!(reply.status, 428, "{reply}");
+    let answer = json(&reply);
+    assert_eq!(answer["kind"], "confirmation_required");
+    let id = answer["approval_id"].as_str().unwrap();
+    assert!(id.starts_with("ap_"), "{id}");
+    assert!(answer["how_to_approve"].as_str().unwrap().contains(id));
+    assert!(!s.provider_saw().contains("volumeDelete"));
+}
+
+#[test]
+fn unreadable_graphql_is_refused_and_recorded() {
+    let s = setup();
+    let reply = s.graphql(r#"{"query":"mutation { volumeDelete(volumeId: "}"#);
+    assert_eq!(reply.status, 403, "{reply}");
+    assert!(
+        json(&reply)["reasons"]
+            .to_string()
+            .contains("cannot be read")
+    );
+    assert_eq!(s.provider_saw(), "");
+    let audit = cordon(
+        &s.home,
+        Path::new("/"),
+        &["audit", "show", "gateway-test"],
+        None,
+    );
+    assert!(
+        audit.stdout.contains("graphql.unreadable"),
+        "{}",
+        audit.stdout
+    );
+}
+
+#[test]
+fn hosts_outside_the_allowlist_and_their_tricks_are_refused() {
+    let s = setup();
+    let port = s.railway.port;
+    let not_allowed = s.curl(&[&format!("http://other.test:{port}/health")]);
+    assert_eq!(not_allowed.status, 403, "{not_allowed}");
+    assert!(
+        json(&not_allowed)["reasons"]
+            .to_string()
+            .contains("[network] allow")
+    );
+
+    // Loopback in every spelling is a host no allowlist entry names.
+    for spelling in [
+        "127.0.0.1",
+        "2130706433",
+        "0x7f.1",
+        "0177.0.0.1",
+        "[::ffff:127.0.0.1]",
+    ] {
+        let reply = s.curl(&["--path-as-is", &format!("http://{spelling}:{port}/health")]);
+        assert!(
+            matches!(reply.status, 400 | 403),
+            "{spelling}: {} {}",
+            reply.status,
+            reply.body
+        );
+    }
+    // An allowed name that resolves to loopback without a pin is not connected to.
+    let rebinding = s.curl(&[&format!("http://localhost:{port}/health")]);
+    assert_eq!(rebinding.status, 502, "{}", rebinding.body);
+    assert!(rebinding.body.contains("loopback"), "{}", rebinding.body);
+
+    // Domain fronting: the allowed name in the request line, another in Host.
+    let fronted = s.curl(&[
+        "-H",
+        "Host: other.test",
+        &format!("http://allowed.test:{port}/health"),
+    ]);
+    assert_eq!(fronted.status, 400, "{}", fronted.body);
+    assert!(fronted.body.contains("host_mismatch"));
+
+    assert_eq!(s.provider_saw(), "", "something reached the provider");
+}
+
+#[test]
+fn connect_tunnels_to_allowed_hosts_only() {
+    let s = setup();
+    let port = s.railway.port;
+    let through = s.curl(&["-p", &format!("http://allowed.test:{port}/health")]);
+    assert_eq!(through.status, 200, "{through}");
+    let refused = s.curl(&["-p", &format!("http://other.test:{port}/health")]);
+    assert_ne!(
+        refused.curl_exit, 0,
+        "CONNECT to a host outside the allowlist succeeded"
+    );
+    let seen = s.provider_saw();
+    assert_eq!(seen.lines().count(), 1, "{seen}");
+}
+
+#[test]
+fn requests_that_are_not_proxy_requests_are_explained() {
+    let s = setup();
+    let out = Command::new("curl")
+        .args(["-sS", &format!("http://127.0.0.1:{}/", s.gateway.port)])
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("not_a_proxy_request"), "{body}");
+    assert!(body.contains("HTTP_PROXY"), "{body}");
+}

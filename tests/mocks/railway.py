@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""A local stand-in for Railway's public GraphQL API (backboard.railway.com/graphql/v2).
+
+Faithful to the public names and shapes the incident involved, nothing more: the
+`me`, `project`, `volume` queries; `customDomainCreate`, `customDomainDelete`,
+`volumeDelete(volumeId:)`, `serviceDelete(id:)`, `environmentDelete(id:)` mutations;
+Bearer or Project-Access-Token auth; `{"errors":[{"message":"Not Authorized"}]}` for a
+missing or wrong token. Like the real API, it does not scope tokens per operation: any
+valid token may call any mutation. That is the gap cordon closes.
+
+Every request it receives is appended to the log file as one JSON line, so a test can
+prove what did and did not reach the provider.
+
+Usage: railway.py --token TOKEN --log FILE [--volume ID]...   (prints `port N` on stdout)
+"""
+import argparse
+import json
+import re
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--token", required=True)
+parser.add_argument("--log", required=True)
+parser.add_argument("--volume", action="append", default=[])
+parser.add_argument("--port", type=int, default=0)
+args = parser.parse_args()
+
+volumes = {v: {"id": v, "name": v} for v in (args.volume or ["vol_prod_7f3"])}
+domains = {}
+
+ROOT_FIELD = re.compile(r"(?:(\w+)\s*:\s*)?(\w+)\s*(\(([^)]*)\))?")
+
+
+def root_fields(document):
+    """Root fields of the first selection set: enough for a mock, not a parser."""
+    start = document.find("{")
+    if start < 0:
+        return []
+    depth, i, fields, token = 0, start, [], ""
+    body = []
+    for ch in document[start:]:
+        if ch == "{":
+            depth += 1
+            if depth == 1:
+                continue
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                break
+        if depth == 1:
+            body.append(ch)
+        elif depth > 1 and ch == "{":
+            body.append(" ")
+    text = "".join(body)
+    return [m.group(2) for m in ROOT_FIELD.finditer(text) if m.group(2)]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def record(self, body):
+        with open(args.log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({
+                "method": self.command,
+                "path": self.path,
+                "host": self.headers.get("Host"),
+                "authorization": self.headers.get("Authorization"),
+                "project_access_token": self.headers.get("Project-Access-Token"),
+                "body": body,
+            }) + "\n")
+
+    def reply(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self.record("")
+        if self.path == "/health":
+            return self.reply(200, {"ok": True})
+        if self.path.startswith("/volumes"):
+            return self.reply(200, {"volumes": sorted(volumes)})
+        self.reply(404, {"errors": [{"message": "Not Found"}]})
+
+    def do_DELETE(self):
+        self.record("")
+        self.reply(200, {"deleted": self.path})
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace")
+        self.record(body)
+        if not self.path.startswith("/graphql/v2"):
+            return self.reply(404, {"errors": [{"message": "Not Found"}]})
+        token = self.headers.get("Project-Access-Token")
+        auth = self.headers.get("Authorization") or ""
+        if auth.startswith("Bearer "):
+            token = auth[len("Bearer "):]
+        if token != args.token:
+            return self.reply(200, {"errors": [{"message": "Not Authorized"}], "data": None})
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return self.reply(400, {"errors": [{"message": "Invalid JSON"}]})
+        requests = request if isinstance(request, list) else [request]
+        answers = [self.execute(r) for r in requests]
+        self.reply(200, answers if isinstance(request, list) else answers[0])
+
+    def execute(self, request):
+        document = request.get("query", "")
+        variables = request.get("variables") or {}
+        data = {}
+        for field in root_fields(document):
+            if field == "me":
+                data["me"] = {"id": "user_1", "email": "dev@example.com"}
+            elif field == "volume":
+                data["volume"] = next(iter(volumes.values()), None)
+            elif field == "customDomainCreate":
+                domains[len(domains)] = True
+                data[field] = {"id": f"dom_{len(domains)}", "domain": "staging.example.com"}
+            elif field in ("volumeDelete", "serviceDelete", "environmentDelete", "customDomainDelete"):
+                target = variables.get("volumeId") or variables.get("id")
+                match = re.search(r'"(vol_\w+)"', document)
+                if field == "volumeDelete":
+                    target = target or (match.group(1) if match else None)
+                    volumes.pop(target, None)
+                data[field] = True
+            else:
+                data[field] = None
+        return {"data": data}
+
+
+server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+print(f"port {server.server_address[1]}", flush=True)
+try:
+    server.serve_forever()
+except KeyboardInterrupt:
+    sys.exit(0)
