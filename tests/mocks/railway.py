@@ -11,7 +11,8 @@ valid token may call any mutation. That is the gap cordon closes.
 Every request it receives is appended to the log file as one JSON line, so a test can
 prove what did and did not reach the provider.
 
-Usage: railway.py --token TOKEN --log FILE [--volume ID]...   (prints `port N` on stdout)
+Usage: railway.py --token TOKEN --log FILE [--volume ID]... [--tls-cert PEM --tls-key PEM]
+(prints `port N` on stdout)
 """
 import argparse
 import json
@@ -24,6 +25,8 @@ parser.add_argument("--token", required=True)
 parser.add_argument("--log", required=True)
 parser.add_argument("--volume", action="append", default=[])
 parser.add_argument("--port", type=int, default=0)
+parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
+parser.add_argument("--tls-key", help="and this PEM key")
 args = parser.parse_args()
 
 volumes = {v: {"id": v, "name": v} for v in (args.volume or ["vol_prod_7f3"])}
@@ -138,6 +141,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+if args.tls_cert:
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print(f"port {server.server_address[1]}", flush=True)
 try:
     server.serve_forever()

@@ -13,10 +13,14 @@
 //! Host names are normalised before policy sees them ([`host`]), and the addresses a
 //! name resolves to are checked before a connection is made ([`upstream`]).
 
+pub mod ca;
 pub mod decide;
+mod forward;
 pub mod host;
+pub mod intercept;
 mod proxy;
 mod respond;
 pub mod upstream;
 
+pub use intercept::Interception;
 pub use proxy::{Gateway, GatewayOptions};

@@ -9,19 +9,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use cordon_core::audit::AuditEntry;
 use cordon_core::{Action, Authorizer, Effect, Gate, Verdict};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 
-use crate::decide::{Reading, RequestFacts, read_request};
+use crate::forward::Scheme;
 use crate::host::{Authority, parse_authority};
+use crate::intercept::{Interception, Rewind};
 use crate::respond::{Body, empty, problem, refusal};
 use crate::upstream::Resolver;
 
@@ -37,6 +36,8 @@ pub struct GatewayOptions {
     pub connect_timeout: Duration,
     /// Connections served at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// HTTPS interception; without it a CONNECT is judged by its host alone.
+    pub interception: Option<Arc<Interception>>,
 }
 
 impl Default for GatewayOptions {
@@ -47,6 +48,7 @@ impl Default for GatewayOptions {
             header_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            interception: None,
         }
     }
 }
@@ -108,6 +110,22 @@ impl Gateway {
                 Err(e) => accept_failed(e).await?,
             }
         }
+    }
+
+    pub(crate) fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+
+    pub(crate) fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    pub(crate) fn options(&self) -> &GatewayOptions {
+        &self.options
+    }
+
+    pub(crate) fn interception(&self) -> Option<&Interception> {
+        self.options.interception.as_deref()
     }
 
     async fn connection_permit(&self) -> io::Result<tokio::sync::OwnedSemaphorePermit> {
@@ -184,6 +202,56 @@ impl Gateway {
         if !verdict.is_allow() {
             return refusal(&action, &verdict);
         }
+        if let Some(interception) = self
+            .interception()
+            .filter(|i| i.intercepts(&authority.host))
+        {
+            let acceptor = match interception.acceptor(&authority.host) {
+                Ok(acceptor) => acceptor,
+                Err(e) => {
+                    return problem(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "interception_failed",
+                        &e.to_string(),
+                    );
+                }
+            };
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let upgraded = match hyper::upgrade::on(request).await {
+                    Ok(upgraded) => upgraded,
+                    Err(e) => return tracing::debug!(error = %e, "CONNECT upgrade failed"),
+                };
+                // TLS starts with a handshake record; anything else is plain HTTP sent
+                // through the tunnel, read and judged the same way.
+                let mut client = TokioIo::new(upgraded);
+                let mut first = [0u8; 1];
+                let read = match tokio::time::timeout(
+                    gateway.options.header_timeout,
+                    client.read(&mut first),
+                )
+                .await
+                {
+                    Ok(Ok(n)) => n,
+                    _ => return,
+                };
+                let client = Rewind::new(Bytes::copy_from_slice(&first[..read]), client);
+                if first[..read] != [0x16] {
+                    return gateway
+                        .serve_intercepted(client, authority, Scheme::Http)
+                        .await;
+                }
+                match acceptor.accept(client).await {
+                    Ok(tls) => {
+                        gateway
+                            .serve_intercepted(tls, authority, Scheme::Https)
+                            .await;
+                    }
+                    Err(e) => tracing::info!(error = %e, %authority, "TLS from the client failed"),
+                }
+            });
+            return Response::new(empty());
+        }
         let mut upstream = match self.resolver.connect(&authority).await {
             Ok(stream) => stream,
             Err(e) => {
@@ -209,11 +277,37 @@ impl Gateway {
         Response::new(empty())
     }
 
-    /// A plain-HTTP request: read whole, judged action by action, then sent on.
+    /// The requests inside an intercepted tunnel, each judged on its own.
+    async fn serve_intercepted<IO>(self: Arc<Self>, io: IO, authority: Authority, scheme: Scheme)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.options.header_timeout)
+            .max_buf_size(self.options.max_head);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(self.options.max_head).unwrap_or(u32::MAX));
+        let authority = Arc::new(authority);
+        let gateway = self.clone();
+        let service = service_fn(move |request| {
+            let gateway = gateway.clone();
+            let authority = authority.clone();
+            async move { Ok::<_, Infallible>(gateway.judge_and_send(request, &authority, scheme).await) }
+        });
+        if let Err(e) = builder.serve_connection(TokioIo::new(io), service).await {
+            tracing::debug!(error = %e, "intercepted connection ended with an error");
+        }
+    }
+
+    /// A plain-HTTP request (absolute-form).
     async fn forward(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
-        let (parts, body) = request.into_parts();
-        let target = parts
-            .uri
+        let target = request
+            .uri()
             .authority()
             .map(|a| a.as_str().to_owned())
             .unwrap_or_default();
@@ -221,127 +315,12 @@ impl Gateway {
             Ok(authority) => authority,
             Err(e) => return problem(StatusCode::BAD_REQUEST, "bad_target", &e.to_string()),
         };
-        if let Some(refused) = host_header_mismatch(&parts.headers, &authority) {
-            return refused;
-        }
-        let body = match Limited::new(body, self.options.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                return problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    &format!(
-                        "the request body is larger than the {} bytes the gateway reads to judge it",
-                        self.options.max_body
-                    ),
-                );
-            }
-            Err(e) => {
-                return problem(
-                    StatusCode::BAD_REQUEST,
-                    "bad_body",
-                    &format!("the request body could not be read: {e}"),
-                );
-            }
-        };
-        let method = parts.method.as_str().to_ascii_uppercase();
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let facts = RequestFacts {
-            method: &method,
-            authority: &authority,
-            path: parts.uri.path(),
-            content_type,
-            body: &body,
-        };
-        match read_request(&self.authorizer.manifest().manifest, &facts) {
-            Reading::Unreadable { action, error } => {
-                let verdict = Verdict::deny(
-                    format!(
-                        "the GraphQL request to {} cannot be read ({error}); cordon forwards only what it can judge, so send one well-formed document",
-                        authority.host
-                    ),
-                    vec!["gateway.unreadable-graphql".to_owned()],
-                );
-                let (action, verdict) = self.record(*action, verdict).await;
-                return refusal(&action, &verdict);
-            }
-            Reading::Actions(actions) => {
-                for action in actions {
-                    let (action, verdict) = self.authorize(action).await;
-                    if !verdict.is_allow() {
-                        return refusal(&action, &verdict);
-                    }
-                }
-            }
-        }
-        match self.send_upstream(&authority, parts, body).await {
-            Ok(response) => response,
-            Err(response) => response,
-        }
-    }
-
-    async fn send_upstream(
-        &self,
-        authority: &Authority,
-        parts: http::request::Parts,
-        body: Bytes,
-    ) -> Result<Response<Body>, Response<Body>> {
-        let unreachable = |e: &dyn std::fmt::Display| {
-            problem(
-                StatusCode::BAD_GATEWAY,
-                "upstream_unreachable",
-                &e.to_string(),
-            )
-        };
-        let stream = self
-            .resolver
-            .connect(authority)
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| unreachable(&e))?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "upstream connection ended with an error");
-            }
-        });
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
-        let uri: Uri = path.parse().map_err(|e| unreachable(&e))?;
-        let mut upstream = Request::new(Full::new(body));
-        *upstream.method_mut() = parts.method;
-        *upstream.uri_mut() = uri;
-        *upstream.version_mut() = Version::HTTP_11;
-        let headers = upstream.headers_mut();
-        copy_end_to_end(&parts.headers, headers);
-        let host = if authority.port == 80 {
-            authority.host.clone()
-        } else {
-            authority.to_string()
-        };
-        if let Ok(value) = HeaderValue::from_str(&host) {
-            headers.insert(header::HOST, value);
-        }
-        let response = sender
-            .send_request(upstream)
-            .await
-            .map_err(|e| unreachable(&e))?;
-        let (mut parts, body) = response.into_parts();
-        let mut headers = HeaderMap::new();
-        copy_end_to_end(&parts.headers, &mut headers);
-        parts.headers = headers;
-        Ok(Response::from_parts(parts, body.boxed()))
+        self.judge_and_send(request, &authority, Scheme::Http).await
     }
 
     /// `authorize()` off the async threads: it may wait for the audit log's group
     /// commit. A panic or cancellation there is a denial.
-    async fn authorize(&self, action: Action) -> (Action, Verdict) {
+    pub(crate) async fn authorize(&self, action: Action) -> (Action, Verdict) {
         let authorizer = self.authorizer.clone();
         let kept = action.clone();
         match tokio::task::spawn_blocking(move || {
@@ -360,7 +339,7 @@ impl Gateway {
 
     /// Writes a refusal the gateway made before policy could be asked (the request
     /// could not be read) to the same audit log, so every refusal is on record.
-    async fn record(&self, action: Action, verdict: Verdict) -> (Action, Verdict) {
+    pub(crate) async fn record(&self, action: Action, verdict: Verdict) -> (Action, Verdict) {
         let authorizer = self.authorizer.clone();
         let kept = (action.clone(), verdict.clone());
         let written = tokio::task::spawn_blocking(move || {
@@ -391,64 +370,5 @@ async fn accept_failed(error: io::Error) -> io::Result<()> {
         }
         _ if error.kind() == io::ErrorKind::ConnectionAborted => Ok(()),
         _ => Err(error),
-    }
-}
-
-/// A `Host` header naming another destination than the request line does: the shape
-/// of domain fronting (allowed name in one place, real target in the other).
-fn host_header_mismatch(headers: &HeaderMap, authority: &Authority) -> Option<Response<Body>> {
-    let values: Vec<&HeaderValue> = headers.get_all(header::HOST).iter().collect();
-    if values.len() > 1 {
-        return Some(problem(
-            StatusCode::BAD_REQUEST,
-            "host_mismatch",
-            "the request carries more than one Host header",
-        ));
-    }
-    let value = values.first()?;
-    let same = value
-        .to_str()
-        .ok()
-        .and_then(|v| parse_authority(v, authority.port).ok())
-        .is_some_and(|h| h.host == authority.host && h.port == authority.port);
-    if same {
-        return None;
-    }
-    Some(problem(
-        StatusCode::BAD_REQUEST,
-        "host_mismatch",
-        &format!(
-            "the Host header does not name {authority}, the destination in the request line; cordon sends each request only where it says it goes"
-        ),
-    ))
-}
-
-/// Hop-by-hop headers stay on their hop (RFC 9110 §7.6.1), and so do the proxy's own
-/// credentials and any header the `Connection` header names.
-fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
-    const HOP_BY_HOP: [&str; 9] = [
-        "connection",
-        "proxy-connection",
-        "keep-alive",
-        "proxy-authorization",
-        "proxy-authenticate",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    ];
-    let named: Vec<String> = from
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_ascii_lowercase())
-        .collect();
-    for (name, value) in from {
-        let lower = name.as_str();
-        if HOP_BY_HOP.contains(&lower) || named.iter().any(|n| n == lower) || name == header::HOST {
-            continue;
-        }
-        to.append(HeaderName::from(name), value.clone());
     }
 }

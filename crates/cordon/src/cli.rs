@@ -142,7 +142,11 @@ Example:\n  cordon approve ap_3k2f9x --note 'staging only, checked'"
     #[command(after_help = "Examples:\n  \
 cordon gateway --listen 127.0.0.1:8080\n  \
 HTTPS_PROXY=http://127.0.0.1:8080 HTTP_PROXY=http://127.0.0.1:8080 my-agent\n  \
-cordon gateway --unix /run/cordon/gateway.sock\n\n\
+cordon gateway --unix /run/cordon/gateway.sock\n  \
+curl --cacert ~/.local/state/cordon/ca/ca.pem -x http://127.0.0.1:8080 https://api.example.com/\n\n\
+HTTPS is intercepted with the installation's CA ($CORDON_HOME/ca/ca.pem, created on\n\
+first use; its key never leaves $CORDON_HOME) so each request inside a tunnel is judged;\n\
+clients must trust that certificate (`cordon run` sets this up inside the sandbox).\n\
 Every CONNECT and every plain-HTTP request is one audited decision against the task's\n\
 cordon.toml: hosts outside [network] allow (and credential hosts) are refused with 403,\n\
 destructive GraphQL mutations and DELETEs wait for a human with 428\n\
@@ -167,9 +171,21 @@ pub struct GatewayArgs {
     /// Listen on a unix socket at PATH instead (created; removed again on exit).
     #[arg(long, value_name = "PATH")]
     pub unix: Option<PathBuf>,
-    /// Largest request body, in bytes, read to judge a plain-HTTP request.
+    /// Largest request body, in bytes, read to judge a request.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     pub max_body: usize,
+    /// Carry CONNECT tunnels unread (judged by host only) instead of intercepting
+    /// HTTPS with the installation's CA.
+    #[arg(long)]
+    pub no_intercept: bool,
+    /// Also trust this PEM file's certificates for upstream TLS (beside the system
+    /// roots), e.g. a local test server's CA. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// A host whose tunnel is carried unread even when intercepting (a client that
+    /// pins certificates). Repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub tunnel_only: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,8 +4,9 @@
 use crate::cli::GatewayArgs;
 use anyhow::{Context, Result};
 use cordon_core::Authorizer;
-use cordon_gateway::{Gateway, GatewayOptions};
-use std::path::Path;
+use cordon_gateway::ca::CertificateAuthority;
+use cordon_gateway::{Gateway, GatewayOptions, Interception};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -17,8 +18,21 @@ pub fn run(args: &GatewayArgs, policy: Option<&Path>) -> Result<ExitCode> {
         Authorizer::open(loaded, &home)
             .with_context(|| format!("cannot open cordon's state in {}", home.display()))?,
     );
+    let interception = if args.no_intercept {
+        None
+    } else {
+        let ca = CertificateAuthority::load_or_create(&home.join("ca"))?;
+        let upstream: Vec<&Path> = args.upstream_ca.iter().map(PathBuf::as_path).collect();
+        let interception = Interception::new(Arc::new(ca), &upstream, args.tunnel_only.clone())?;
+        notice(format_args!(
+            "cordon gateway: intercepting HTTPS; clients trust {}",
+            interception.ca().cert_path().display()
+        ));
+        Some(Arc::new(interception))
+    };
     let options = GatewayOptions {
         max_body: args.max_body,
+        interception,
         ..GatewayOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

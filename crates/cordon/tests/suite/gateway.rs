@@ -37,13 +37,14 @@ fn port_after(reader: impl std::io::Read + Send + 'static, marker: &str) -> u16 
     panic!("no line with {marker:?}");
 }
 
-fn railway(log: &Path) -> Peer {
+fn railway(log: &Path, extra: &[&std::ffi::OsStr]) -> Peer {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mocks/railway.py");
     let mut child = Command::new("python3")
         .arg(script)
         .args(["--token", TOKEN, "--log"])
         .arg(log)
         .args(["--volume", "vol_prod_7f3", "--volume", "vol_stg_1"])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 runs the Railway mock");
@@ -51,11 +52,12 @@ fn railway(log: &Path) -> Peer {
     Peer { child, port }
 }
 
-fn gateway(home: &Path, manifest: &Path) -> Peer {
+fn gateway(home: &Path, manifest: &Path, extra: &[&std::ffi::OsStr]) -> Peer {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cordon"))
         .arg("--policy")
         .arg(manifest)
         .args(["gateway", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("CORDON_HOME", home)
         .stderr(Stdio::piped())
         .spawn()
@@ -73,11 +75,53 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(false)
+}
+
+/// The upstream's own CA and a certificate for the provider's name, as a real
+/// provider would have (`--upstream-ca` makes the gateway trust it).
+fn upstream_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "test upstream CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["backboard.railway.com".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let paths = (
+        dir.join("upstream-ca.pem"),
+        dir.join("upstream.pem"),
+        dir.join("upstream.key"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+fn setup_with(tls: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let log = dir.path().join("railway.jsonl");
     std::fs::write(&log, "").unwrap();
-    let railway = railway(&log);
+    let (upstream_ca, cert, key) = upstream_tls(dir.path());
+    let railway = if tls {
+        railway(
+            &log,
+            &[
+                "--tls-cert".as_ref(),
+                cert.as_os_str(),
+                "--tls-key".as_ref(),
+                key.as_os_str(),
+            ],
+        )
+    } else {
+        railway(&log, &[])
+    };
     let manifest = dir.path().join("cordon.toml");
     std::fs::write(
         &manifest,
@@ -105,7 +149,11 @@ environment = "staging"
 "#,
     )
     .unwrap();
-    let gateway = gateway(&home, &manifest);
+    let gateway = gateway(
+        &home,
+        &manifest,
+        &["--upstream-ca".as_ref(), upstream_ca.as_os_str()],
+    );
     Setup {
         _dir: dir,
         home,
@@ -338,4 +386,78 @@ fn requests_that_are_not_proxy_requests_are_explained() {
     let body = String::from_utf8_lossy(&out.stdout);
     assert!(body.contains("not_a_proxy_request"), "{body}");
     assert!(body.contains("HTTP_PROXY"), "{body}");
+}
+
+#[test]
+fn https_is_intercepted_and_judged_per_request() {
+    let s = setup_with(true);
+    let ca = s.home.join("ca/ca.pem");
+    assert!(ca.exists(), "the gateway made no CA");
+    let url = format!(
+        "https://backboard.railway.com:{}/graphql/v2",
+        s.railway.port
+    );
+    let post = |body: &str| {
+        s.curl(&[
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            &format!("Authorization: Bearer {TOKEN}"),
+            "--data-raw",
+            body,
+            &url,
+        ])
+    };
+    let ok = post(r#"{"query":"query { me { id email } }"}"#);
+    assert_eq!(ok.status, 200, "{ok}");
+    assert!(ok.body.contains("dev@example.com"), "{ok}");
+    // Also over HTTP/2 between client and gateway.
+    let h2 = s.curl(&[
+        "--http2",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        &format!("Authorization: Bearer {TOKEN}"),
+        "--data-raw",
+        r#"{"query":"mutation { customDomainCreate: volumeDelete(volumeId: \"vol_prod_7f3\") }"}"#,
+        &url,
+    ]);
+    assert_eq!(h2.status, 403, "{h2}");
+    let refused = post(r#"{"query":"mutation { volumeDelete(volumeId: \"vol_prod_7f3\") }"}"#);
+    assert_eq!(refused.status, 403, "{refused}");
+    assert_eq!(
+        json(&refused)["action"]["operation"],
+        "graphql.mutation.volumeDelete"
+    );
+    assert!(
+        !s.provider_saw().contains("volumeDelete"),
+        "{}",
+        s.provider_saw()
+    );
+
+    // A client that does not trust cordon's CA gets no response at all.
+    let untrusting = s.curl(&[&url]);
+    assert_ne!(untrusting.curl_exit, 0, "{untrusting}");
+    // TLS naming another host than the CONNECT did is refused in the handshake.
+    let other_sni = s.curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--connect-to",
+        &format!("other.test:{0}:backboard.railway.com:{0}", s.railway.port),
+        &format!("https://other.test:{}/health", s.railway.port),
+    ]);
+    assert_ne!(other_sni.status, 200, "{other_sni}");
+    // A Host header for another destination inside the tunnel is refused.
+    let fronted = s.curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-H",
+        "Host: other.test",
+        &format!("https://backboard.railway.com:{}/health", s.railway.port),
+    ]);
+    assert_eq!(fronted.status, 400, "{fronted}");
 }

@@ -1,0 +1,268 @@
+//! One HTTP request the gateway can read (plain HTTP, or HTTPS it intercepted): read
+//! whole, judged action by action, then sent upstream only if every action is allowed.
+
+use bytes::Bytes;
+use cordon_core::Verdict;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+
+use crate::Gateway;
+use crate::decide::{Reading, RequestFacts, read_request};
+use crate::host::{Authority, parse_authority};
+use crate::respond::{Body, problem, refusal};
+
+/// How the request reached the gateway, and so how it goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Http,
+    /// Inside an intercepted CONNECT tunnel: on to the destination over TLS.
+    Https,
+}
+
+impl Gateway {
+    pub(crate) async fn judge_and_send(
+        &self,
+        request: Request<Incoming>,
+        authority: &Authority,
+        scheme: Scheme,
+    ) -> Response<Body> {
+        let (parts, body) = request.into_parts();
+        if let Some(refused) = other_destination(&parts, authority) {
+            return refused;
+        }
+        let body = match Limited::new(body, self.options().max_body).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                return problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    &format!(
+                        "the request body is larger than the {} bytes the gateway reads to judge it",
+                        self.options().max_body
+                    ),
+                );
+            }
+            Err(e) => {
+                return problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    &format!("the request body could not be read: {e}"),
+                );
+            }
+        };
+        let method = parts.method.as_str().to_ascii_uppercase();
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let facts = RequestFacts {
+            method: &method,
+            authority,
+            path: parts.uri.path(),
+            content_type,
+            body: &body,
+        };
+        match read_request(&self.authorizer().manifest().manifest, &facts) {
+            Reading::Unreadable { action, error } => {
+                let verdict = Verdict::deny(
+                    format!(
+                        "the GraphQL request to {} cannot be read ({error}); cordon forwards only what it can judge, so send one well-formed document",
+                        authority.host
+                    ),
+                    vec!["gateway.unreadable-graphql".to_owned()],
+                );
+                let (action, verdict) = self.record(*action, verdict).await;
+                return refusal(&action, &verdict);
+            }
+            Reading::Actions(actions) => {
+                for action in actions {
+                    let (action, verdict) = self.authorize(action).await;
+                    if !verdict.is_allow() {
+                        return refusal(&action, &verdict);
+                    }
+                }
+            }
+        }
+        match self.send_upstream(authority, scheme, parts, body).await {
+            Ok(response) | Err(response) => response,
+        }
+    }
+
+    async fn send_upstream(
+        &self,
+        authority: &Authority,
+        scheme: Scheme,
+        parts: http::request::Parts,
+        body: Bytes,
+    ) -> Result<Response<Body>, Response<Body>> {
+        let unreachable = |e: &dyn std::fmt::Display| {
+            problem(
+                StatusCode::BAD_GATEWAY,
+                "upstream_unreachable",
+                &e.to_string(),
+            )
+        };
+        let stream = self
+            .resolver()
+            .connect(authority)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let request =
+            upstream_request(authority, scheme, parts, body).map_err(|e| unreachable(&e))?;
+        let response = match scheme {
+            Scheme::Http => send(TokioIo::new(stream), request).await,
+            Scheme::Https => {
+                let Some(interception) = self.interception() else {
+                    return Err(unreachable(&"HTTPS interception is off"));
+                };
+                let name = server_name(authority).map_err(|e| unreachable(&e))?;
+                let tls = interception
+                    .connector()
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| {
+                        unreachable(&format!(
+                            "TLS to {authority} failed (the destination's certificate is checked against the system roots): {e}"
+                        ))
+                    })?;
+                send(TokioIo::new(tls), request).await
+            }
+        }
+        .map_err(|e| unreachable(&e))?;
+        let (mut parts, body) = response.into_parts();
+        let mut headers = HeaderMap::new();
+        copy_end_to_end(&parts.headers, &mut headers);
+        parts.headers = headers;
+        Ok(Response::from_parts(parts, body.boxed()))
+    }
+}
+
+async fn send<IO>(io: IO, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, hyper::Error>
+where
+    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "upstream connection ended with an error");
+        }
+    });
+    sender.send_request(request).await
+}
+
+fn upstream_request(
+    authority: &Authority,
+    scheme: Scheme,
+    parts: http::request::Parts,
+    body: Bytes,
+) -> Result<Request<Full<Bytes>>, http::uri::InvalidUri> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let uri: Uri = path.parse()?;
+    let mut upstream = Request::new(Full::new(body));
+    *upstream.method_mut() = parts.method;
+    *upstream.uri_mut() = uri;
+    *upstream.version_mut() = Version::HTTP_11;
+    let headers = upstream.headers_mut();
+    copy_end_to_end(&parts.headers, headers);
+    let default_port = match scheme {
+        Scheme::Http => 80,
+        Scheme::Https => 443,
+    };
+    let host = if authority.port == default_port {
+        match authority.ip {
+            Some(std::net::IpAddr::V6(_)) => format!("[{}]", authority.host),
+            _ => authority.host.clone(),
+        }
+    } else {
+        authority.to_string()
+    };
+    if let Ok(value) = HeaderValue::from_str(&host) {
+        headers.insert(header::HOST, value);
+    }
+    Ok(upstream)
+}
+
+fn server_name(authority: &Authority) -> Result<ServerName<'static>, String> {
+    match authority.ip {
+        Some(ip) => Ok(ServerName::IpAddress(ip.into())),
+        None => ServerName::try_from(authority.host.clone())
+            .map_err(|e| format!("`{}` is not a TLS server name: {e}", authority.host)),
+    }
+}
+
+/// A request that names another destination than the one it is being sent to: a
+/// `Host` header (or an HTTP/2 `:authority`) other than the request line's or the
+/// CONNECT's. The shape of domain fronting: the allowed name where policy looks, the
+/// real target where the server looks.
+fn other_destination(
+    parts: &http::request::Parts,
+    authority: &Authority,
+) -> Option<Response<Body>> {
+    let mismatch = |what: &str| {
+        Some(problem(
+            StatusCode::BAD_REQUEST,
+            "host_mismatch",
+            &format!(
+                "{what} does not name {authority}, where this request is going; cordon sends each request only where it says it goes"
+            ),
+        ))
+    };
+    let names_it = |text: &str| {
+        parse_authority(text, authority.port)
+            .is_ok_and(|h| h.host == authority.host && h.port == authority.port)
+    };
+    if let Some(uri_authority) = parts.uri.authority()
+        && !names_it(uri_authority.as_str())
+    {
+        return mismatch("the request's own target");
+    }
+    let values: Vec<&HeaderValue> = parts.headers.get_all(header::HOST).iter().collect();
+    if values.len() > 1 {
+        return Some(problem(
+            StatusCode::BAD_REQUEST,
+            "host_mismatch",
+            "the request carries more than one Host header",
+        ));
+    }
+    match values.first() {
+        Some(value) if !value.to_str().is_ok_and(names_it) => mismatch("the Host header"),
+        _ => None,
+    }
+}
+
+/// Hop-by-hop headers stay on their hop (RFC 9110 §7.6.1), and so do the proxy's own
+/// credentials and any header the `Connection` header names.
+pub(crate) fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
+    const HOP_BY_HOP: [&str; 9] = [
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ];
+    let named: Vec<String> = from
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_ascii_lowercase())
+        .collect();
+    for (name, value) in from {
+        let lower = name.as_str();
+        if HOP_BY_HOP.contains(&lower) || named.iter().any(|n| n == lower) || name == header::HOST {
+            continue;
+        }
+        to.append(HeaderName::from(name), value.clone());
+    }
+}

@@ -1,0 +1,213 @@
+//! HTTPS interception: a CONNECT tunnel is answered with a certificate for the host it
+//! named, signed by the installation's CA, so each request inside is read and judged
+//! like a plain one; upstream TLS is verified against the system roots.
+//!
+//! The certificate presented is the CONNECT host's, whatever the client puts in SNI:
+//! a handshake whose SNI names another host is refused (CONNECT to an allowed name,
+//! TLS to another one), and so is a request whose `Host` does not match.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use thiserror::Error;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::ca::{CaError, CertificateAuthority};
+
+#[derive(Debug, Error)]
+pub enum InterceptError {
+    #[error(transparent)]
+    Ca(#[from] CaError),
+    #[error("cannot read upstream CA certificates from {path}: {detail}")]
+    UpstreamCa { path: String, detail: String },
+    #[error(
+        "no trusted root certificates: the system store is empty and no --upstream-ca was given"
+    )]
+    NoRoots,
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// What interception needs: the CA, the client side's trust, and the hosts left alone.
+pub struct Interception {
+    ca: Arc<CertificateAuthority>,
+    connector: TlsConnector,
+    tunnel_only: Vec<String>,
+}
+
+impl std::fmt::Debug for Interception {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interception")
+            .field("ca", &self.ca)
+            .field("tunnel_only", &self.tunnel_only)
+            .finish_non_exhaustive()
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+impl Interception {
+    /// `upstream_cas`: PEM files trusted beside the system roots (a test's local CA);
+    /// `tunnel_only`: hosts whose tunnels are carried unread (they pin certificates).
+    pub fn new(
+        ca: Arc<CertificateAuthority>,
+        upstream_cas: &[&Path],
+        tunnel_only: Vec<String>,
+    ) -> Result<Interception, InterceptError> {
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        for path in upstream_cas {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| InterceptError::UpstreamCa {
+                    path: path.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+            if certs.is_empty() {
+                return Err(InterceptError::UpstreamCa {
+                    path: path.display().to_string(),
+                    detail: "no certificate in the file".to_owned(),
+                });
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| InterceptError::UpstreamCa {
+                    path: path.display().to_string(),
+                    detail: e.to_string(),
+                })?;
+            }
+        }
+        if roots.is_empty() {
+            return Err(InterceptError::NoRoots);
+        }
+        let mut client = ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Interception {
+            ca,
+            connector: TlsConnector::from(Arc::new(client)),
+            tunnel_only: tunnel_only
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase().trim_end_matches('.').to_owned())
+                .collect(),
+        })
+    }
+
+    pub fn ca(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
+    pub(crate) fn connector(&self) -> &TlsConnector {
+        &self.connector
+    }
+
+    pub(crate) fn intercepts(&self, host: &str) -> bool {
+        !self.tunnel_only.iter().any(|h| h == host)
+    }
+
+    /// The TLS server side of a tunnel to `host`.
+    pub(crate) fn acceptor(&self, host: &str) -> Result<TlsAcceptor, InterceptError> {
+        let leaf = self.ca.leaf(host)?;
+        let mut server = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(ForHost {
+                host: host.to_owned(),
+                leaf,
+            }));
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(server)))
+    }
+}
+
+/// Presents the CONNECT host's certificate, and nothing to a client asking for another.
+struct ForHost {
+    host: String,
+    leaf: Arc<CertifiedKey>,
+}
+
+impl std::fmt::Debug for ForHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForHost").field("host", &self.host).finish()
+    }
+}
+
+impl ResolvesServerCert for ForHost {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match hello.server_name() {
+            Some(sni) if !sni.trim_end_matches('.').eq_ignore_ascii_case(&self.host) => {
+                tracing::warn!(connect = %self.host, sni, "TLS to another host than the CONNECT named; refused");
+                None
+            }
+            _ => Some(self.leaf.clone()),
+        }
+    }
+}
+
+/// A stream with bytes already read from it put back in front: the first byte of a
+/// tunnel is read to tell TLS (a handshake record, 0x16) from plain HTTP sent through
+/// CONNECT, and must still reach the parser.
+pub(crate) struct Rewind<S> {
+    prefix: Option<bytes::Bytes>,
+    inner: S,
+}
+
+impl<S> Rewind<S> {
+    pub(crate) fn new(prefix: bytes::Bytes, inner: S) -> Rewind<S> {
+        Rewind {
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            inner,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Rewind<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if let Some(mut prefix) = self.prefix.take() {
+            let n = prefix.len().min(buf.remaining());
+            buf.put_slice(&prefix.split_to(n));
+            if !prefix.is_empty() {
+                self.prefix = Some(prefix);
+            }
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Rewind<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
