@@ -75,7 +75,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    setup_with(false)
+    setup_with(false, &[])
 }
 
 /// The upstream's own CA and a certificate for the provider's name, as a real
@@ -103,7 +103,7 @@ fn upstream_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     paths
 }
 
-fn setup_with(tls: bool) -> Setup {
+fn setup_with(tls: bool, gateway_flags: &[&str]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let log = dir.path().join("railway.jsonl");
@@ -152,7 +152,11 @@ environment = "staging"
     let gateway = gateway(
         &home,
         &manifest,
-        &["--upstream-ca".as_ref(), upstream_ca.as_os_str()],
+        &[
+            &["--upstream-ca".as_ref(), upstream_ca.as_os_str()][..],
+            &gateway_flags.iter().map(|f| f.as_ref()).collect::<Vec<_>>(),
+        ]
+        .concat(),
     );
     Setup {
         _dir: dir,
@@ -390,7 +394,7 @@ fn requests_that_are_not_proxy_requests_are_explained() {
 
 #[test]
 fn https_is_intercepted_and_judged_per_request() {
-    let s = setup_with(true);
+    let s = setup_with(true, &[]);
     let ca = s.home.join("ca/ca.pem");
     assert!(ca.exists(), "the gateway made no CA");
     let url = format!(
@@ -460,4 +464,24 @@ fn https_is_intercepted_and_judged_per_request() {
         &format!("https://backboard.railway.com:{}/health", s.railway.port),
     ]);
     assert_eq!(fronted.status, 400, "{fronted}");
+}
+
+#[test]
+fn without_interception_a_tunnel_is_judged_by_host_and_carried_unread() {
+    let s = setup_with(true, &["--no-intercept"]);
+    assert!(
+        !s.home.join("ca").exists(),
+        "a CA was made with --no-intercept"
+    );
+    let port = s.railway.port;
+    // The provider's own certificate reaches the client: nothing was intercepted.
+    let upstream_ca = s.home.parent().unwrap().join("upstream-ca.pem");
+    let through = s.curl(&[
+        "--cacert",
+        upstream_ca.to_str().unwrap(),
+        &format!("https://backboard.railway.com:{port}/health"),
+    ]);
+    assert_eq!(through.status, 200, "{through}");
+    let refused = s.curl(&[&format!("https://other.test:{port}/health")]);
+    assert_ne!(refused.curl_exit, 0, "{refused}");
 }
