@@ -55,6 +55,13 @@ impl Sandbox {
         }
     }
 
+    /// Replace the task directory given to [`new`](Self::new).
+    #[must_use]
+    pub fn task_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.task_dir = dir.into();
+        self
+    }
+
     /// The working directory inside (default: the workspace).
     #[must_use]
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -181,6 +188,23 @@ impl Sandbox {
     /// Start the command and wait for it: its exit code, or 128 + n if signal n killed it.
     pub fn run(&self) -> Result<i32, SandboxError> {
         self.spawn()?.wait()
+    }
+
+    /// Like [`run`](Self::run), for a command in the terminal's foreground: while it
+    /// runs, this process ignores `SIGINT` and `SIGQUIT` (Ctrl-C and Ctrl-\ reach the
+    /// command, which shares the terminal's process group, and the command decides;
+    /// the supervisor stays to report its exit), as a shell does for its jobs.
+    pub fn run_foreground(&self) -> Result<i32, SandboxError> {
+        #[cfg(target_os = "linux")]
+        {
+            crate::linux::run_foreground(self)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(SandboxError::UnsupportedOs {
+                os: std::env::consts::OS,
+            })
+        }
     }
 }
 

@@ -20,6 +20,9 @@ cordon init                        write a commented cordon.toml here\n  \
 cordon policy check                validate the cordon.toml found from here\n  \
 cordon explain action.json         show the verdict for an action and why\n  \
 cordon check 'git push -f origin main'  judge a command as the hooks do\n  \
+cordon run -- claude               run an agent in the sandbox (copy-on-write workspace)\n  \
+cordon diff                        review what the last sandboxed task changed\n  \
+cordon apply                       write those changes into the real workspace\n  \
 cordon install-hook claude         guard Claude Code's tool calls (also cursor, gemini, codex)\n  \
 cordon approvals                   what agents are waiting for you to approve\n  \
 cordon audit tail -f               follow every decision as it is made\n  \
@@ -81,6 +84,56 @@ The command is parsed, never run. Exit status is 0 whatever the verdict; read th
 verdict from the output. check evaluates policy only: it records nothing and files\n\
 no approval (the hooks do both).")]
     Check(CheckArgs),
+
+    /// Run a command in the sandbox: copy-on-write workspace, secrets hidden, no network
+    #[command(after_help = "Examples:\n  \
+cordon run -- claude                       an agent, in the current directory's workspace\n  \
+cordon run -- sh -c 'cargo test'\n  \
+cordon run --workspace ~/src/app -- npm test\n  \
+cordon run --keep-env GITHUB_TOKEN -- gh pr list   pass one secret-looking variable\n  \
+cordon --policy infra/cordon.toml run -- make\n\n\
+The command sees the workspace at its real path, but everything it writes or deletes\n\
+there lands in a task under $CORDON_HOME/tasks/<id>/; the real workspace is untouched\n\
+until `cordon apply`. $HOME is read-only with the built-in secret list hidden (~/.aws,\n\
+~/.ssh, ~/.netrc, …, $CORDON_HOME) plus the manifest's `hide`; system directories are\n\
+read-only; /tmp is private; the network is loopback only. The environment is scrubbed\n\
+of variables whose names look like secrets (TOKEN, SECRET, KEY, PASSWORD, AUTH, …)\n\
+unless kept with --keep-env.\n\n\
+Workspace: --workspace, else the manifest's [filesystem] workspace (relative to the\n\
+manifest), else the current directory. Exit status: the command's (128+N when signal\n\
+N killed it). When the sandbox cannot be built (not Linux, no user namespaces, no\n\
+overlayfs, no Landlock…) cordon says what is missing and runs nothing.")]
+    Run(RunArgs),
+
+    /// List sandboxed tasks: id, name, state, start, command and number of changes
+    #[command(after_help = "Examples:\n  cordon tasks\n  cordon tasks --json")]
+    Tasks(TasksArgs),
+
+    /// Show what a task changed: added, modified, deleted files, with unified diffs
+    #[command(after_help = "Examples:\n  \
+cordon diff                 the latest task\n  \
+cordon diff mibz3k2q        a task by id (a unique prefix is enough)\n  \
+cordon diff --stat          one line per file, no content\n\n\
+Paths a host later executes or trusts (.git/hooks, .git/config, shell rc files,\n\
+.vscode/, .mcp.json, .claude/, .cursor/, .github/workflows/, .gitlab-ci.yml,\n\
+cordon.toml, .envrc) are marked [protected] (in red on a terminal); `cordon apply`\n\
+needs --include-protected for them.")]
+    Diff(DiffArgs),
+
+    /// Write a task's changes into the real workspace
+    #[command(after_help = "Examples:\n  \
+cordon apply                        the latest task\n  \
+cordon apply mibz3k2q --include-protected\n  \
+cordon apply --force                overwrite files that changed since the task began\n\n\
+Nothing is written unless every check passes: no protected path is changed (unless\n\
+--include-protected) and no changed file changed in the real workspace since the\n\
+task began (unless --force); the refusal names the files. Each file is written to a\n\
+temporary file beside it and renamed into place, so none is ever half-written.")]
+    Apply(ApplyArgs),
+
+    /// Throw a task away with everything it changed; the real workspace is untouched
+    #[command(after_help = "Examples:\n  cordon discard\n  cordon discard mibz3k2q")]
+    Discard(TaskArg),
 
     /// Read, follow, export and verify the audit log
     #[command(subcommand)]
@@ -263,6 +316,54 @@ pub struct DenyArgs {
     /// Who refuses (default: $USER).
     #[arg(long = "as", value_name = "NAME")]
     pub approver: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The directory the command works in, copy-on-write. Default: the manifest's
+    /// `[filesystem] workspace`, else the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Pass this variable through although its name looks like a secret (repeatable).
+    #[arg(long = "keep-env", value_name = "NAME")]
+    pub keep_env: Vec<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// Print one JSON object per task.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TaskArg {
+    /// The task id, or a unique prefix of it. Default: the latest task.
+    pub task: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub task: TaskArg,
+    /// One line per changed path, no content.
+    #[arg(long)]
+    pub stat: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub task: TaskArg,
+    /// Write even files that changed in the real workspace since the task began.
+    #[arg(long)]
+    pub force: bool,
+    /// Write protected paths too (git hooks, shell rc files, CI, agent settings).
+    #[arg(long)]
+    pub include_protected: bool,
 }
 
 #[derive(Debug, Args)]

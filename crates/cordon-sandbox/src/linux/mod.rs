@@ -306,6 +306,14 @@ pub(crate) fn wait(pid: i32) -> Result<i32, SandboxError> {
     }
 }
 
+/// Run to completion with the terminal's interrupt keys going to the command only.
+pub(crate) fn run_foreground(sandbox: &Sandbox) -> Result<i32, SandboxError> {
+    sys::ignore_interrupts(true);
+    let result = spawn(sandbox).and_then(|child| wait(child.pid));
+    sys::ignore_interrupts(false);
+    result
+}
+
 pub(crate) fn kill(pid: i32) -> Result<(), SandboxError> {
     let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
     rustix::process::kill_process(pid, Signal::KILL).map_err(io::Error::from)?;

@@ -127,3 +127,15 @@ pub(crate) fn unshare_namespaces() -> io::Result<()> {
     )]
     unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(io::Error::from)
 }
+
+/// Set `SIGINT` and `SIGQUIT` to ignored (`true`) or default (`false`) in this
+/// process. The forked helper resets every disposition, so the command is unaffected.
+pub(crate) fn ignore_interrupts(ignore: bool) {
+    let disposition = if ignore { libc::SIG_IGN } else { libc::SIG_DFL };
+    // SAFETY: `signal` with `SIG_IGN` or `SIG_DFL` installs no handler code.
+    #[allow(unsafe_code, reason = "signal has no safe wrapper")]
+    unsafe {
+        libc::signal(libc::SIGINT, disposition);
+        libc::signal(libc::SIGQUIT, disposition);
+    }
+}

@@ -10,6 +10,8 @@ mod hook;
 mod init;
 mod install_hook;
 mod policy;
+mod run;
+mod tasks;
 
 use crate::cli::{Cli, Command};
 use anyhow::{Context, Result};
@@ -25,6 +27,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Policy(command) => policy::run(command, policy),
         Command::Explain(args) => explain::run(&args, policy),
         Command::Check(args) => check::run(&args, policy),
+        Command::Run(args) => run::run(&args, policy),
+        Command::Tasks(args) => tasks::list(&args),
+        Command::Diff(args) => tasks::diff(&args),
+        Command::Apply(args) => tasks::apply(&args),
+        Command::Discard(args) => tasks::discard(&args),
         Command::Audit(command) => audit::run(command),
         Command::Hook(args) => Ok(hook::run(&args, policy)),
         Command::InstallHook(args) => install_hook::install(&args, policy),

@@ -6,3 +6,4 @@ mod explain;
 mod gateway;
 mod hook;
 mod policy_cli;
+mod sandbox_run;

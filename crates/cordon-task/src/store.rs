@@ -1,0 +1,266 @@
+//! `$CORDON_HOME/tasks`: creating, finding, listing and removing tasks.
+
+use crate::id;
+use crate::meta::{TaskMeta, TaskState, now};
+use crate::{Snapshot, TaskError};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const META_FILE: &str = "task.json";
+const SNAPSHOT_FILE: &str = "snapshot.json";
+
+/// All tasks under one cordon home.
+#[derive(Debug, Clone)]
+pub struct Tasks {
+    root: PathBuf,
+}
+
+/// One task: its directory and its `task.json`.
+#[derive(Debug, Clone)]
+pub struct Task {
+    dir: PathBuf,
+    /// What `task.json` says.
+    pub meta: TaskMeta,
+}
+
+impl Tasks {
+    /// The tasks of `cordon_home` (in `cordon_home/tasks`).
+    #[must_use]
+    pub fn new(cordon_home: &Path) -> Self {
+        Self {
+            root: cordon_home.join("tasks"),
+        }
+    }
+
+    /// Start a task: a fresh directory with its `task.json` in state running.
+    pub fn create(
+        &self,
+        name: &str,
+        workspace: &Path,
+        command: Vec<String>,
+    ) -> Result<Task, TaskError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.root)
+            .map_err(TaskError::io("create", &self.root))?;
+        // A clash needs two tasks in one millisecond drawing the same 4 digits; create_dir
+        // (not create_dir_all) notices it, and another draw resolves it.
+        for _ in 0..16 {
+            let id = id::new_id();
+            let dir = self.root.join(&id);
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {
+                    let task = Task {
+                        dir,
+                        meta: TaskMeta {
+                            id,
+                            name: name.to_owned(),
+                            workspace: workspace.to_path_buf(),
+                            command,
+                            started_at: now(),
+                            finished_at: None,
+                            state: TaskState::Running,
+                            exit_code: None,
+                            error: None,
+                            applied_changes: None,
+                            supervisor_pid: Some(std::process::id()),
+                        },
+                    };
+                    task.save()?;
+                    return Ok(task);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(TaskError::io("create", dir)(e)),
+            }
+        }
+        Err(TaskError::Path {
+            path: self.root.clone(),
+            detail: "cannot find a free task id".to_owned(),
+        })
+    }
+
+    /// Every task, oldest first.
+    pub fn list(&self) -> Result<Vec<Task>, TaskError> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(TaskError::io("read", &self.root)(e)),
+        };
+        let mut tasks = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(TaskError::io("read", &self.root))?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            // Half-created or foreign directories are not tasks.
+            if !id::is_valid(&name) || !entry.path().join(META_FILE).is_file() {
+                continue;
+            }
+            tasks.push(Task::load(entry.path())?);
+        }
+        tasks.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+        Ok(tasks)
+    }
+
+    /// The task named by `id` (the whole id or a unique prefix), or the latest.
+    pub fn find(&self, id: Option<&str>) -> Result<Task, TaskError> {
+        let mut tasks = self.list()?;
+        let Some(wanted) = id else {
+            return tasks.pop().ok_or(TaskError::NoTasks);
+        };
+        if let Some(exact) = tasks.iter().position(|t| t.meta.id == wanted) {
+            return Ok(tasks.swap_remove(exact));
+        }
+        let mut matching: Vec<Task> = tasks
+            .into_iter()
+            .filter(|t| t.meta.id.starts_with(wanted))
+            .collect();
+        match matching.len() {
+            0 => Err(TaskError::NotFound(wanted.to_owned())),
+            1 => matching
+                .pop()
+                .ok_or_else(|| TaskError::NotFound(wanted.to_owned())),
+            _ => Err(TaskError::Ambiguous {
+                prefix: wanted.to_owned(),
+                matches: matching.into_iter().map(|t| t.meta.id).collect(),
+            }),
+        }
+    }
+}
+
+impl Task {
+    fn load(dir: PathBuf) -> Result<Self, TaskError> {
+        let path = dir.join(META_FILE);
+        let text = fs::read_to_string(&path).map_err(TaskError::io("read", &path))?;
+        let meta = serde_json::from_str(&text).map_err(|e| TaskError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self { dir, meta })
+    }
+
+    /// The task's directory (the sandbox's task directory).
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The overlay's upper directory: everything the command changed.
+    #[must_use]
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
+    /// Write `task.json` (atomically: a reader never sees half of it).
+    pub fn save(&self) -> Result<(), TaskError> {
+        let text = serde_json::to_vec_pretty(&self.meta).map_err(|e| TaskError::Corrupt {
+            path: self.dir.join(META_FILE),
+            detail: e.to_string(),
+        })?;
+        write_atomic(&self.dir.join(META_FILE), &text)
+    }
+
+    /// Record the command's end.
+    pub fn finish(
+        &mut self,
+        state: TaskState,
+        exit_code: Option<i32>,
+        error: Option<String>,
+    ) -> Result<(), TaskError> {
+        self.meta.state = state;
+        self.meta.exit_code = exit_code;
+        self.meta.error = error;
+        self.meta.finished_at = Some(now());
+        self.meta.supervisor_pid = None;
+        self.save()
+    }
+
+    /// Store the workspace snapshot taken when the task began.
+    pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), TaskError> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let text = serde_json::to_vec(snapshot).map_err(|e| TaskError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        write_atomic(&path, &text)
+    }
+
+    /// The workspace snapshot taken when the task began.
+    pub fn snapshot(&self) -> Result<Snapshot, TaskError> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let text = fs::read(&path).map_err(TaskError::io("read", &path))?;
+        serde_json::from_slice(&text).map_err(|e| TaskError::Corrupt {
+            path,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Whether the command may still be writing to the upper directory.
+    #[must_use]
+    pub fn is_live(&self) -> bool {
+        self.meta.state == TaskState::Running && self.meta.display_state() == "running"
+    }
+
+    /// Remove the task and everything it changed; the real workspace is untouched.
+    pub fn discard(self) -> Result<(), TaskError> {
+        if self.is_live() {
+            return Err(TaskError::State {
+                id: self.meta.id.clone(),
+                state: self.meta.display_state(),
+                detail: "its command is still running; stop it first".to_owned(),
+            });
+        }
+        remove_tree(&self.dir)
+    }
+}
+
+/// `remove_dir_all`, after making every directory writable: overlayfs leaves its
+/// `work/work` directory with mode 000, which only root could otherwise remove.
+fn remove_tree(dir: &Path) -> Result<(), TaskError> {
+    if fs::remove_dir_all(dir).is_ok() {
+        return Ok(());
+    }
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
+        if entry.file_type().is_dir() {
+            let _ = fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700));
+        }
+    }
+    fs::remove_dir_all(dir).map_err(TaskError::io("remove", dir))
+}
+
+/// Write through a temporary file in the same directory and rename it over `path`.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TaskError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile_in(dir)?;
+    temp.1
+        .write_all(bytes)
+        .and_then(|()| temp.1.sync_all())
+        .map_err(TaskError::io("write", &temp.0))?;
+    fs::rename(&temp.0, path).map_err(TaskError::io("rename", path))
+}
+
+/// A new file `.cordon-tmp-<random>` in `dir`, created exclusively.
+pub(crate) fn tempfile_in(dir: &Path) -> Result<(PathBuf, fs::File), TaskError> {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    loop {
+        let name = format!(".cordon-tmp-{:016x}", rng.random::<u64>());
+        let path = dir.join(name);
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(TaskError::io("create", path)(e)),
+        }
+    }
+}

