@@ -39,8 +39,10 @@ mod hide;
 #[cfg(target_os = "linux")]
 mod linux;
 mod sandbox;
+mod secrets;
 
 pub use env::{looks_like_secret, scrub_env};
 pub use error::{KernelFeature, SandboxError, SetupStage};
 pub use hide::default_hidden_paths;
 pub use sandbox::{Sandbox, SandboxChild};
+pub use secrets::{MAX_SCANNED, WORKSPACE_SECRETS, workspace_secrets};

@@ -1,4 +1,5 @@
 mod escape;
 mod filesystem;
 mod lifecycle;
+mod secrets;
 mod support;

@@ -3,7 +3,7 @@
 use crate::cli::RunArgs;
 use anyhow::{Context, Result, bail};
 use cordon_core::{Action, Authorizer, Decision, Effect, Gate};
-use cordon_sandbox::{Sandbox, default_hidden_paths, scrub_env};
+use cordon_sandbox::{Sandbox, default_hidden_paths, scrub_env, workspace_secrets};
 use cordon_task::{Snapshot, TaskState, Tasks};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -36,10 +36,10 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     {
         sandbox = sandbox.read_only(home);
     }
-    sandbox = sandbox.hide_all(default_hidden_paths(
+    let mut hidden = default_hidden_paths(
         home.as_deref().unwrap_or(Path::new("/nonexistent")),
         &cordon_home,
-    ));
+    );
     let filesystem = &loaded.manifest.filesystem;
     for path in &filesystem.read {
         sandbox = sandbox.read_only(loaded.resolve_path(path));
@@ -47,20 +47,20 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     for path in &filesystem.write {
         sandbox = sandbox.writable(loaded.resolve_path(path));
     }
+    let mut patterns = Vec::new();
     for pattern in &filesystem.hide {
         let pattern = pattern.0.as_str();
-        if pattern.contains(['*', '?', '[', '{']) {
-            bail!(
-                "the manifest's `hide` pattern `{pattern}` is a glob; `cordon run` hides exact paths only so far, and runs nothing it cannot hide"
-            );
-        }
-        let path = if pattern.starts_with('/') || pattern.starts_with('~') {
-            loaded.resolve_path(pattern)
+        let literal = !pattern.contains(['*', '?', '[', '{']);
+        if literal && (pattern.starts_with('/') || pattern.starts_with('~')) {
+            hidden.push(loaded.resolve_path(pattern));
         } else {
-            workspace.join(pattern)
-        };
-        sandbox = sandbox.hide(path);
+            patterns.push(pattern);
+        }
     }
+    let secrets = workspace_secrets(&workspace, &patterns, &hidden)
+        .context("cannot check the workspace for secrets to hide; nothing was run")?;
+    tracing::debug!(count = secrets.len(), "secrets hidden in the workspace");
+    sandbox = sandbox.hide_all(hidden).hide_all(secrets);
     let keep: Vec<&str> = args.keep_env.iter().map(String::as_str).collect();
     // cordon's own state is hidden inside; its location is no business of the command.
     let vars = std::env::vars_os().filter(|(k, _)| k != "CORDON_HOME");

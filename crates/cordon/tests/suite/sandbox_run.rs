@@ -323,3 +323,41 @@ fn each_run_is_one_audited_authorization() {
     assert!(text.contains("\"sandbox\""), "{text}");
     assert!(text.contains("\"allow\""), "{text}");
 }
+
+#[test]
+fn workspace_secrets_and_manifest_hides_are_unreadable() {
+    let env = Env::new();
+    fs::write(env.ws.join(".env"), "API_KEY=REAL-SECRET\n").unwrap();
+    fs::create_dir_all(env.ws.join("deploy")).unwrap();
+    fs::write(env.ws.join("deploy/server.pem"), "REAL-SECRET").unwrap();
+    fs::write(env.ws.join("deploy/prod.yaml"), "REAL-SECRET").unwrap();
+    fs::hard_link(env.ws.join(".env"), env.ws.join("linked.txt")).unwrap();
+    let manifest = env.ws.join("..").join("cordon.toml");
+    fs::write(
+        &manifest,
+        format!(
+            "[task]\nname = \"hide-test\"\n\n[filesystem]\nworkspace = \"{}\"\nhide = [\"*.yaml\"]\n",
+            env.ws.display()
+        ),
+    )
+    .unwrap();
+    let script = "cat .env deploy/server.pem deploy/prod.yaml linked.txt /proc/self/root$PWD/.env; ln -s .env l && cat l; echo done";
+    let run = env.cordon(&[
+        "--policy",
+        manifest.to_str().unwrap(),
+        "run",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("done"), "{}", run.stdout);
+    assert!(!run.stdout.contains("REAL-SECRET"), "{}", run.stdout);
+    // The task carries the manifest's name, and touching a hidden file is no change.
+    let tasks = env.cordon(&["tasks", "--json"]);
+    let task: serde_json::Value =
+        serde_json::from_str(tasks.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(task["name"], "hide-test");
+    assert_eq!(task["changes"], 1, "only the new symlink: {}", tasks.stdout);
+}
