@@ -143,8 +143,11 @@ fn shell_quote(s: &str) -> String {
 
 #[test]
 fn shallow_nesting_is_still_judged() {
+    // Six levels (1.1 KB): each level about triples the quoting, so ten is 89 KB, which
+    // on a busy machine can exceed the classifier's parse budget and is then, rightly,
+    // unknown rather than judged; `long_benign_script_is_judged_quickly` covers size.
     let mut cmd = "rm -rf ~".to_string();
-    for _ in 0..10 {
+    for _ in 0..6 {
         cmd = format!("bash -c {}", shell_quote(&cmd));
     }
     assert_effect(&cmd, Effect::Destroy);
