@@ -88,6 +88,9 @@ class Handler(BaseHTTPRequestHandler):
         self.record("")
         if self.path == "/health":
             return self.reply(200, {"ok": True})
+        if self.path == "/whoami":
+            # Echoes the token it was sent, as some APIs do.
+            return self.reply(200, {"authorization": self.headers.get("Authorization")})
         if self.path.startswith("/volumes"):
             return self.reply(200, {"volumes": sorted(volumes)})
         self.reply(404, {"errors": [{"message": "Not Found"}]})

@@ -2,7 +2,7 @@
 //! whole, judged action by action, then sent upstream only if every action is allowed.
 
 use bytes::Bytes;
-use cordon_core::Verdict;
+use cordon_core::{Action, Effect, Gate, Verdict};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -11,9 +11,10 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 
 use crate::Gateway;
+use crate::credentials::Carried;
 use crate::decide::{Reading, RequestFacts, read_request};
 use crate::host::{Authority, parse_authority};
-use crate::respond::{Body, problem, refusal};
+use crate::respond::{Body, full, problem, refusal};
 
 /// How the request reached the gateway, and so how it goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,10 +31,36 @@ impl Gateway {
         authority: &Authority,
         scheme: Scheme,
     ) -> Response<Body> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         if let Some(refused) = other_destination(&parts, authority) {
             return refused;
         }
+        let credentials = self.credentials();
+        let credential = match credentials.carried(&parts.headers, parts.uri.query()) {
+            Carried::Nothing => None,
+            Carried::Phantom(index) => Some(index),
+            Carried::RealSecret(index) => {
+                let name = credentials.name(index).to_owned();
+                tracing::warn!(credential = %name, host = %authority.host, "a real secret came from the agent's side; refused");
+                let action = Action::new(Gate::Http, "credential.real-secret", Effect::SecretRead)
+                    .with_host(authority.host.clone())
+                    .with_credential(name.clone())
+                    .with_detail(format!(
+                        "{} {}{}",
+                        parts.method,
+                        authority,
+                        parts.uri.path()
+                    ));
+                let verdict = Verdict::deny(
+                    format!(
+                        "this request carries the real secret of credential `{name}`, which the agent should never hold; cordon injects it itself, so send the phantom token from your environment instead, and tell your user where you found the real one"
+                    ),
+                    vec!["gateway.real-secret".to_owned()],
+                );
+                let (action, verdict) = self.record(action, verdict).await;
+                return refusal(&action, &verdict);
+            }
+        };
         let body = match Limited::new(body, self.options().max_body).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
@@ -79,7 +106,10 @@ impl Gateway {
                 return refusal(&action, &verdict);
             }
             Reading::Actions(actions) => {
-                for action in actions {
+                for mut action in actions {
+                    if let Some(index) = credential {
+                        action.credential = Some(credentials.name(index).to_owned());
+                    }
                     let (action, verdict) = self.authorize(action).await;
                     if !verdict.is_allow() {
                         return refusal(&action, &verdict);
@@ -87,8 +117,53 @@ impl Gateway {
                 }
             }
         }
-        match self.send_upstream(authority, scheme, parts, body).await {
+        if let Some(index) = credential {
+            // Policy already refuses a credential off its hosts; this keeps the secret
+            // from leaving even if a user policy said otherwise.
+            if !credentials.goes_to(index, &authority.host) {
+                return problem(
+                    StatusCode::FORBIDDEN,
+                    "credential_host",
+                    &format!(
+                        "credential `{}` is not sent to {}",
+                        credentials.name(index),
+                        authority.host
+                    ),
+                );
+            }
+            credentials.inject(index, &mut parts);
+        }
+        let response = match self.send_upstream(authority, scheme, parts, body).await {
             Ok(response) | Err(response) => response,
+        };
+        match credential {
+            Some(index) => self.scrubbed(index, response).await,
+            None => response,
+        }
+    }
+
+    /// A response to a credentialed request, with echoes of the real secret replaced
+    /// by the phantom. Read whole to do it; one too large to read is not passed on.
+    async fn scrubbed(&self, index: usize, response: Response<Body>) -> Response<Body> {
+        let (parts, body) = response.into_parts();
+        match Limited::new(body, self.options().max_body).collect().await {
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                let body = match self.credentials().scrub(index, &bytes) {
+                    Some(clean) => Bytes::from(clean),
+                    None => bytes,
+                };
+                let mut parts = parts;
+                parts.headers.remove(header::CONTENT_LENGTH);
+                Response::from_parts(parts, full(body))
+            }
+            Err(e) => problem(
+                StatusCode::BAD_GATEWAY,
+                "response_unreadable",
+                &format!(
+                    "the response to a credentialed request could not be read whole to keep the secret out of it ({e})"
+                ),
+            ),
         }
     }
 

@@ -14,6 +14,7 @@
 //! name resolves to are checked before a connection is made ([`upstream`]).
 
 pub mod ca;
+pub mod credentials;
 pub mod decide;
 mod forward;
 pub mod host;

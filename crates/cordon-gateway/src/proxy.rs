@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 
+use crate::credentials::Credentials;
 use crate::forward::Scheme;
 use crate::host::{Authority, parse_authority};
 use crate::intercept::{Interception, Rewind};
@@ -38,6 +39,8 @@ pub struct GatewayOptions {
     pub max_connections: usize,
     /// HTTPS interception; without it a CONNECT is judged by its host alone.
     pub interception: Option<Arc<Interception>>,
+    /// The real secrets and their phantoms.
+    pub credentials: Arc<Credentials>,
 }
 
 impl Default for GatewayOptions {
@@ -49,6 +52,7 @@ impl Default for GatewayOptions {
             connect_timeout: Duration::from_secs(10),
             max_connections: 4096,
             interception: None,
+            credentials: Arc::new(Credentials::default()),
         }
     }
 }
@@ -122,6 +126,10 @@ impl Gateway {
 
     pub(crate) fn options(&self) -> &GatewayOptions {
         &self.options
+    }
+
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.options.credentials
     }
 
     pub(crate) fn interception(&self) -> Option<&Interception> {

@@ -5,6 +5,7 @@ use crate::cli::GatewayArgs;
 use anyhow::{Context, Result};
 use cordon_core::Authorizer;
 use cordon_gateway::ca::CertificateAuthority;
+use cordon_gateway::credentials::Credentials;
 use cordon_gateway::{Gateway, GatewayOptions, Interception};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,9 +31,15 @@ pub fn run(args: &GatewayArgs, policy: Option<&Path>) -> Result<ExitCode> {
         ));
         Some(Arc::new(interception))
     };
+    let credentials = Credentials::load(authorizer.manifest())?;
+    for (var, phantom) in credentials.phantoms() {
+        // Phantoms are worthless outside this gateway; the agent's tools need them.
+        notice(format_args!("  export {var}={phantom}"));
+    }
     let options = GatewayOptions {
         max_body: args.max_body,
         interception,
+        credentials: Arc::new(credentials),
         ..GatewayOptions::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

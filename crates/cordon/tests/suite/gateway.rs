@@ -13,6 +13,8 @@ const TOKEN: &str = "rw_real_token_7f3";
 struct Peer {
     child: Child,
     port: u16,
+    /// What it printed before it was ready.
+    notices: Vec<String>,
 }
 
 impl Drop for Peer {
@@ -24,17 +26,19 @@ impl Drop for Peer {
 
 /// Reads lines from `reader` until one holds `marker`, and returns the port after it.
 /// The rest is drained on a thread, so the peer never writes into a closed pipe.
-fn port_after(reader: impl std::io::Read + Send + 'static, marker: &str) -> u16 {
+fn port_after(reader: impl std::io::Read + Send + 'static, marker: &str) -> (u16, Vec<String>) {
     let mut lines = BufReader::new(reader).lines();
+    let mut before = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.split(marker).nth(1) {
             let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
             std::thread::spawn(move || lines.for_each(drop));
-            return digits.parse().unwrap();
+            return (digits.parse().unwrap(), before);
         }
+        before.push(line);
     }
-    panic!("no line with {marker:?}");
+    panic!("no line with {marker:?} after {before:?}");
 }
 
 fn railway(log: &Path, extra: &[&std::ffi::OsStr]) -> Peer {
@@ -48,8 +52,12 @@ fn railway(log: &Path, extra: &[&std::ffi::OsStr]) -> Peer {
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 runs the Railway mock");
-    let port = port_after(child.stdout.take().unwrap(), "port ");
-    Peer { child, port }
+    let (port, _) = port_after(child.stdout.take().unwrap(), "port ");
+    Peer {
+        child,
+        port,
+        notices: Vec::new(),
+    }
 }
 
 fn gateway(home: &Path, manifest: &Path, extra: &[&std::ffi::OsStr]) -> Peer {
@@ -59,11 +67,16 @@ fn gateway(home: &Path, manifest: &Path, extra: &[&std::ffi::OsStr]) -> Peer {
         .args(["gateway", "--listen", "127.0.0.1:0"])
         .args(extra)
         .env("CORDON_HOME", home)
+        .env("RAILWAY_TOKEN", TOKEN)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let port = port_after(child.stderr.take().unwrap(), "on http://127.0.0.1:");
-    Peer { child, port }
+    let (port, notices) = port_after(child.stderr.take().unwrap(), "on http://127.0.0.1:");
+    Peer {
+        child,
+        port,
+        notices,
+    }
 }
 
 struct Setup {
@@ -146,6 +159,13 @@ environment = "production"
 kind = "railway.volume"
 id = "vol_stg_1"
 environment = "staging"
+
+[[credential]]
+name = "railway"
+source = "env:RAILWAY_TOKEN"
+env_var = "RAILWAY_TOKEN"
+hosts = ["backboard.railway.com"]
+allow = ["graphql.query.*", "graphql.mutation.customDomainCreate", "http.GET"]
 "#,
     )
     .unwrap();
@@ -213,7 +233,7 @@ impl Setup {
             "-H",
             "Content-Type: application/json",
             "-H",
-            &format!("Authorization: Bearer {TOKEN}"),
+            &format!("Authorization: Bearer {}", self.phantom()),
             "--data-raw",
             body,
             &url,
@@ -286,7 +306,15 @@ fn a_query_goes_through_and_a_production_volume_delete_does_not() {
 #[test]
 fn a_staging_volume_delete_waits_for_a_human() {
     let s = setup();
-    let reply = s.graphql(r#"{"query":"mutation { volumeDelete(volumeId: \"vol_stg_1\") }"}"#);
+    // No credential (the mock would refuse it, but cordon decides first): a destroy on
+    // a staging volume this staging task may touch needs a human.
+    let reply = s.curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "--data-raw",
+        r#"{"query":"mutation { volumeDelete(volumeId: \"vol_stg_1\") }"}"#,
+        &format!("http://backboard.railway.com:{}/graphql/v2", s.railway.port),
+    ]);
     assert_eq!(reply.status, 428, "{reply}");
     let answer = json(&reply);
     assert_eq!(answer["kind"], "confirmation_required");
@@ -408,7 +436,7 @@ fn https_is_intercepted_and_judged_per_request() {
             "-H",
             "Content-Type: application/json",
             "-H",
-            &format!("Authorization: Bearer {TOKEN}"),
+            &format!("Authorization: Bearer {}", s.phantom()),
             "--data-raw",
             body,
             &url,
@@ -425,7 +453,7 @@ fn https_is_intercepted_and_judged_per_request() {
         "-H",
         "Content-Type: application/json",
         "-H",
-        &format!("Authorization: Bearer {TOKEN}"),
+        &format!("Authorization: Bearer {}", s.phantom()),
         "--data-raw",
         r#"{"query":"mutation { customDomainCreate: volumeDelete(volumeId: \"vol_prod_7f3\") }"}"#,
         &url,
@@ -484,4 +512,112 @@ fn without_interception_a_tunnel_is_judged_by_host_and_carried_unread() {
     assert_eq!(through.status, 200, "{through}");
     let refused = s.curl(&[&format!("https://other.test:{port}/health")]);
     assert_ne!(refused.curl_exit, 0, "{refused}");
+}
+
+impl Setup {
+    fn phantom(&self) -> String {
+        self.gateway
+            .notices
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("export RAILWAY_TOKEN="))
+            .unwrap_or_else(|| panic!("no phantom in {:?}", self.gateway.notices))
+            .to_owned()
+    }
+
+    fn graphql_with(&self, token: &str, body: &str) -> Reply {
+        let ca = self.home.join("ca/ca.pem");
+        let url = format!(
+            "https://backboard.railway.com:{}/graphql/v2",
+            self.railway.port
+        );
+        self.curl(&[
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            "--data-raw",
+            body,
+            &url,
+        ])
+    }
+}
+
+#[test]
+fn the_agent_holds_a_phantom_and_the_gateway_injects_the_real_token_in_scope_only() {
+    let s = setup_with(true, &[]);
+    let phantom = s.phantom();
+    assert_ne!(phantom, TOKEN);
+    assert!(phantom.starts_with("rw_real_"), "prefix kept: {phantom}");
+
+    // In scope: the phantom becomes the real token, and the provider accepts it.
+    let ok = s.graphql_with(&phantom, r#"{"query":"query { me { id email } }"}"#);
+    assert_eq!(ok.status, 200, "{ok}");
+    assert!(ok.body.contains("dev@example.com"), "{ok}");
+    assert!(s.provider_saw().contains(&format!("Bearer {TOKEN}")));
+    assert!(
+        !s.provider_saw().contains(&phantom),
+        "the phantom went upstream"
+    );
+
+    // The incident: a domain-scoped token used for volumeDelete, here even on a
+    // staging volume the task may touch: out of the credential's scope.
+    let refused = s.graphql_with(
+        &phantom,
+        r#"{"query":"mutation { volumeDelete(volumeId: \"vol_stg_1\") }"}"#,
+    );
+    assert_eq!(refused.status, 403, "{refused}");
+    let answer = json(&refused);
+    assert_eq!(
+        answer["action"]["operation"],
+        "graphql.mutation.volumeDelete"
+    );
+    let reasons = answer["reasons"].to_string();
+    assert!(
+        reasons.contains("railway"),
+        "names the credential: {reasons}"
+    );
+    assert!(!s.provider_saw().contains("volumeDelete"));
+
+    // The real token, found by the agent somewhere, is refused outright.
+    let stolen = s.graphql_with(TOKEN, r#"{"query":"query { me { id } }"}"#);
+    assert_eq!(stolen.status, 403, "{stolen}");
+    assert!(json(&stolen)["reasons"].to_string().contains("real secret"));
+
+    // An echo of the token comes back as the phantom.
+    let ca = s.home.join("ca/ca.pem");
+    let echo = s.curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-H",
+        &format!("Authorization: Bearer {phantom}"),
+        &format!("https://backboard.railway.com:{}/whoami", s.railway.port),
+    ]);
+    assert_eq!(echo.status, 200, "{echo}");
+    assert!(
+        !echo.body.contains(TOKEN),
+        "the real token reached the agent: {echo}"
+    );
+    assert!(echo.body.contains(&phantom), "{echo}");
+
+    // The phantom sent to another host is not a credential there.
+    let elsewhere = s.curl(&[
+        "-H",
+        &format!("Authorization: Bearer {phantom}"),
+        &format!("http://allowed.test:{}/health", s.railway.port),
+    ]);
+    assert_eq!(elsewhere.status, 403, "{elsewhere}");
+
+    // Nothing of the real token in the audit log.
+    let audit = cordon(
+        &s.home,
+        Path::new("/"),
+        &["audit", "export", "--format", "jsonl"],
+        None,
+    );
+    assert!(
+        !audit.stdout.contains(TOKEN),
+        "the real token is in the audit log"
+    );
 }
