@@ -61,8 +61,12 @@ fn bench(c: &mut Criterion) {
         let home = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(&home.path().join("cordon.db")).unwrap());
         let audit = Arc::new(AuditLog::new(home.path(), store.clone(), sync).unwrap());
-        let authorizer =
-            Authorizer::with_parts(large_manifest_or_exit(), audit, Approvals::new(store)).unwrap();
+        let authorizer = Authorizer::with_parts(
+            large_manifest_or_exit(),
+            audit,
+            Approvals::new(store, keys(home.path())),
+        )
+        .unwrap();
         let name = format!("authorize_with_audit_sync_{sync:?}").to_lowercase();
         c.bench_function(&name, |b| {
             b.iter(|| authorizer.authorize(black_box(&actions[0])))
@@ -89,8 +93,12 @@ fn bench(c: &mut Criterion) {
     let home = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&home.path().join("cordon.db")).unwrap());
     let audit = Arc::new(AuditLog::new(home.path(), store.clone(), SyncPolicy::Os).unwrap());
-    let authorizer =
-        Authorizer::with_parts(large_manifest_or_exit(), audit, Approvals::new(store)).unwrap();
+    let authorizer = Authorizer::with_parts(
+        large_manifest_or_exit(),
+        audit,
+        Approvals::new(store, keys(home.path())),
+    )
+    .unwrap();
     common::percentiles("authorize_with_audit_sync_os", 50_000, || {
         black_box(authorizer.authorize(black_box(&actions[0])));
     });
@@ -102,3 +110,7 @@ fn large_manifest_or_exit() -> cordon_core::manifest::LoadedManifest {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+fn keys(home: &std::path::Path) -> Arc<cordon_core::approvals::ApprovalKeys> {
+    Arc::new(cordon_core::approvals::ApprovalKeys::load_or_create(home).unwrap())
+}

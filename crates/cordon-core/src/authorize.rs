@@ -1,7 +1,7 @@
 //! `authorize()`: the one place a decision is made and the one place it is written down.
 
 use crate::action::Action;
-use crate::approvals::{ApprovalOutcome, ApprovalRequest, Approvals};
+use crate::approvals::{ApprovalKeys, ApprovalOutcome, ApprovalRequest, Approvals, KeyError};
 use crate::audit::{AuditEntry, AuditLog};
 use crate::manifest::{LoadedManifest, Manifest};
 use crate::policy::{Evaluation, PolicyEngine, PolicyError, compile};
@@ -19,6 +19,8 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
     #[error("cannot create cordon's home `{path}`: {detail}")]
     Home { path: String, detail: String },
 }
@@ -59,7 +61,8 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// Compiles the manifest and opens the store and audit log under `home`.
+    /// Compiles the manifest and opens the store, the approval key pair (made on first
+    /// use) and the audit log under `home`.
     pub fn open(manifest: LoadedManifest, home: &Path) -> Result<Authorizer, OpenError> {
         crate::home::create_private_dir(home).map_err(|e| OpenError::Home {
             path: home.display().to_string(),
@@ -71,7 +74,8 @@ impl Authorizer {
             store.clone(),
             manifest.manifest.audit.sync,
         )?);
-        Authorizer::with_parts(manifest, audit, Approvals::new(store))
+        let keys = Arc::new(ApprovalKeys::load_or_create(home)?);
+        Authorizer::with_parts(manifest, audit, Approvals::new(store, keys))
     }
 
     /// Builds an authorizer over an audit log and approvals store the caller owns (a
@@ -180,8 +184,13 @@ impl Authorizer {
                         policies: evaluation.policies,
                         approval_id: Some(id),
                     },
-                    Ok(ApprovalOutcome::Pending { id }) => {
+                    Ok(ApprovalOutcome::Pending { id, ignored, .. }) => {
                         let mut reasons = evaluation.reasons;
+                        for forged in ignored {
+                            reasons.push(format!(
+                                "approval {forged} claims to be approved but its signatures do not verify against this installation's key; it was ignored"
+                            ));
+                        }
                         reasons.push(format!(
                             "ask your user to approve it with `cordon approve {id}`, then retry the identical action"
                         ));

@@ -25,11 +25,12 @@ pub enum StoreError {
     Poisoned,
 }
 
-/// Bumped whenever SCHEMA changes; stored in SQLite's `user_version`, so a process that
-/// finds it current skips re-running the schema (every hook is a fresh process).
-const SCHEMA_VERSION: i64 = 1;
+/// The schema as a list of steps; step N takes a database from `user_version` N to
+/// N + 1. SQLite's `user_version` holds how many have run, so a process that finds it
+/// current runs none (every hook is a fresh process). Append a step; never edit one.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SIGNED_DECISIONS];
 
-const SCHEMA: &str = "
+const SCHEMA_V1: &str = "
 -- One row per group of records written together (one write(), contiguous in the
 -- chain): the global order for `audit tail`, each task's head (what catches a chain
 -- cut short), and where the records are. Per-record rows cost more than the rest of
@@ -71,6 +72,14 @@ CREATE TABLE IF NOT EXISTS approval_votes (
 CREATE INDEX IF NOT EXISTS approvals_by_action ON approvals (task, action_hash, state);
 ";
 
+/// Each decision carries the decider's Ed25519 signature (`approvals/signed.rs`): a
+/// vote's in `approval_votes`, a refusal's in `approvals`.
+const SIGNED_DECISIONS: &str = "
+ALTER TABLE approval_votes ADD COLUMN signature TEXT;
+ALTER TABLE approvals ADD COLUMN decided_at INTEGER;
+ALTER TABLE approvals ADD COLUMN signature TEXT;
+";
+
 /// One connection, shared by the threads of one process. Other processes open their
 /// own; WAL mode and a busy timeout let them take turns.
 #[derive(Debug)]
@@ -110,15 +119,19 @@ impl Store {
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(open_error)?;
-        if version != SCHEMA_VERSION {
-            conn.execute_batch(SCHEMA).map_err(open_error)?;
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(open_error)?;
+        let current = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version != current {
+            migrate(&conn).map_err(open_error)?;
         }
         Ok(Store {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
         })
+    }
+
+    /// The schema version this build writes (`PRAGMA user_version`).
+    pub fn schema_version() -> usize {
+        MIGRATIONS.len()
     }
 
     pub fn path(&self) -> &Path {
@@ -127,5 +140,31 @@ impl Store {
 
     pub fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+}
+
+/// Runs the steps the database is missing, in one immediate transaction so
+/// two processes opening an old database at once do not both migrate it.
+fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| {
+        // Re-read under the write lock: another process may have just migrated.
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let done = usize::try_from(version).unwrap_or(0);
+        for step in MIGRATIONS.iter().skip(done) {
+            conn.execute_batch(step)?;
+        }
+        let total = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version < total {
+            conn.pragma_update(None, "user_version", total)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
     }
 }

@@ -2,4 +2,5 @@ mod approvals;
 mod audit;
 mod authorize;
 mod common;
+mod forgery;
 mod policy;

@@ -3,17 +3,12 @@
 use crate::cli::{ApprovalsArgs, ApproveArgs, DenyArgs};
 use anyhow::{Context, Result};
 use cordon_core::approvals::{ApprovalRecord, Approvals};
-use cordon_core::store::Store;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 fn approvals() -> Result<Approvals> {
     let home = cordon_core::home::cordon_home();
-    cordon_core::home::create_private_dir(&home)
-        .with_context(|| format!("cannot create cordon's home {}", home.display()))?;
-    let store = Store::open(&home.join("cordon.db"))?;
-    Ok(Approvals::new(Arc::new(store)))
+    Approvals::open(&home).with_context(|| format!("cannot open approvals in {}", home.display()))
 }
 
 fn who(given: Option<&String>) -> String {

@@ -1,3 +1,4 @@
+mod approval_gate;
 mod audit_cli;
 mod check;
 mod common;

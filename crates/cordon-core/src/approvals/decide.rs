@@ -1,0 +1,146 @@
+//! The human's side: approve or refuse, each decision signed with the installation's
+//! secret key.
+
+use super::signed::{Decision, SignedDecision};
+use super::{
+    ApprovalError, ApprovalRecord, Approvals, as_i64, as_u64, now_secs, stored_action_hash,
+};
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior};
+
+/// What a decision is checked against before it is signed.
+struct Filed {
+    task: String,
+    action_hash: String,
+    expires_at: u64,
+    approvers_required: u32,
+}
+
+/// The approval `id` as filed, if it can still be decided.
+fn pending(tx: &Transaction<'_>, id: &str, now: u64) -> Result<Filed, ApprovalError> {
+    let (task, action_hash, action_json, state, expires_at, approvers_required): (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        u32,
+    ) = tx
+        .query_row(
+            "SELECT task, action_hash, action_json, state, expires_at, approvers_required
+             FROM approvals WHERE id = ?1",
+            [id],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            },
+        )
+        .optional()?
+        .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
+    if state != "pending" {
+        return Err(ApprovalError::NotPending {
+            id: id.to_owned(),
+            state,
+        });
+    }
+    if expires_at <= as_i64(now) {
+        return Err(ApprovalError::Expired(id.to_owned()));
+    }
+    // The person deciding was shown `action_json`; sign only if the hash is that.
+    if stored_action_hash(&task, &action_json).as_deref() != Some(action_hash.as_str()) {
+        return Err(ApprovalError::Tampered(id.to_owned()));
+    }
+    Ok(Filed {
+        task,
+        action_hash,
+        expires_at: as_u64(expires_at),
+        approvers_required,
+    })
+}
+
+impl Approvals {
+    /// Records one human's signed approval; the approval is granted once enough
+    /// distinct people have approved. Returns the record after the vote.
+    pub fn approve(
+        &self,
+        id: &str,
+        approver: &str,
+        note: Option<&str>,
+    ) -> Result<ApprovalRecord, ApprovalError> {
+        let key = self.keys.secret()?;
+        let now = now_secs();
+        let mut conn = self.store.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let filed = pending(&tx, id, now)?;
+        let signature = SignedDecision {
+            approval: id,
+            task: &filed.task,
+            action_hash: &filed.action_hash,
+            decision: Decision::Approve,
+            approver,
+            note,
+            decided_at: now,
+            expires_at: filed.expires_at,
+        }
+        .sign(key);
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO approval_votes (approval_id, approver, decided_at, note, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![id, approver, as_i64(now), note, signature],
+        )?;
+        if inserted == 0 {
+            return Err(ApprovalError::SameApprover {
+                id: id.to_owned(),
+                approver: approver.to_owned(),
+            });
+        }
+        let count: u32 = tx.query_row(
+            "SELECT COUNT(*) FROM approval_votes WHERE approval_id = ?1",
+            [id],
+            |row| row.get(0),
+        )?;
+        if count >= filed.approvers_required {
+            tx.execute(
+                "UPDATE approvals SET state = 'approved', decided_by = ?2, note = ?3, decided_at = ?4
+                 WHERE id = ?1",
+                rusqlite::params![id, approver, note, as_i64(now)],
+            )?;
+        }
+        tx.commit()?;
+        drop(conn);
+        self.get(id)
+    }
+
+    /// Refuses an approval with a signed reason, which travels back to the agent.
+    pub fn deny(&self, id: &str, by: &str, reason: &str) -> Result<ApprovalRecord, ApprovalError> {
+        let key = self.keys.secret()?;
+        let now = now_secs();
+        let mut conn = self.store.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let filed = pending(&tx, id, now)?;
+        let signature = SignedDecision {
+            approval: id,
+            task: &filed.task,
+            action_hash: &filed.action_hash,
+            decision: Decision::Deny,
+            approver: by,
+            note: Some(reason),
+            decided_at: now,
+            expires_at: filed.expires_at,
+        }
+        .sign(key);
+        tx.execute(
+            "UPDATE approvals SET state = 'denied', decided_by = ?2, note = ?3, decided_at = ?4, signature = ?5
+             WHERE id = ?1 AND state = 'pending'",
+            rusqlite::params![id, by, reason, as_i64(now), signature],
+        )?;
+        tx.commit()?;
+        drop(conn);
+        self.get(id)
+    }
+}
