@@ -174,7 +174,15 @@ left untouched. `--policy FILE` is written into the hook command.")]
     UninstallHook(InstallHookArgs),
 
     /// List pending approvals (what an agent is waiting for a human to sign)
-    #[command(after_help = "Examples:\n  cordon approvals\n  cordon approvals --json")]
+    #[command(
+        after_help = "Each line says what the agent wants in plain words:\n\n  \
+ap_3k2f9xq7m2ab  DELETE production volume vol_prod_7f3 via Railway GraphQL volumeDelete\n                   \
+— task fix-domains, asked 12:03, expires 12:18\n\n\
+Examples:\n  cordon approvals\n  cordon approvals --json\n  \
+cordon approvals --watch              keep the list on screen, updated as approvals arrive\n  \
+cordon approvals --watch | tee log    not a terminal: one line per arrival and decision\n\n\
+--watch also delivers queued webhook notifications (see docs/approvals.md)."
+    )]
     Approvals(ApprovalsArgs),
 
     /// Approve a pending action once, by its approval id
@@ -289,9 +297,16 @@ pub struct InstallHookArgs {
 
 #[derive(Debug, Args)]
 pub struct ApprovalsArgs {
-    /// Print one JSON object per pending approval.
+    /// Print one JSON object per pending approval (with --watch: per event).
     #[arg(long)]
     pub json: bool,
+    /// Keep running: redraw the list on a terminal, otherwise print one line per new,
+    /// decided or expired approval. Ctrl-C stops.
+    #[arg(long, short)]
+    pub watch: bool,
+    /// How often --watch looks for changes.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration, requires = "watch")]
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,17 @@ struct Candidate {
     approvers_required: u32,
 }
 
+/// The latest undecided or refused approval of an action.
+struct Open {
+    id: String,
+    state: String,
+    decided_by: Option<String>,
+    note: Option<String>,
+    decided_at: Option<i64>,
+    expires_at: i64,
+    signature: Option<String>,
+}
+
 impl Approvals {
     /// Uses an approval of this exact action if there is one, reports a refusal, or
     /// files (or finds) the pending request.
@@ -53,46 +64,56 @@ impl Approvals {
             }
         }
 
-        let existing: Option<(String, String, Option<String>, Option<String>, Option<i64>, i64, Option<String>)> = conn
+        let existing = conn
             .query_row(
                 "SELECT id, state, decided_by, note, decided_at, expires_at, signature FROM approvals
                  WHERE task = ?1 AND action_hash = ?2 AND state IN ('pending', 'denied') AND expires_at > ?3
                  ORDER BY created_at DESC LIMIT 1",
                 rusqlite::params![request.task, hash, as_i64(now)],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?)),
+                |row| {
+                    Ok(Open {
+                        id: row.get(0)?,
+                        state: row.get(1)?,
+                        decided_by: row.get(2)?,
+                        note: row.get(3)?,
+                        decided_at: row.get(4)?,
+                        expires_at: row.get(5)?,
+                        signature: row.get(6)?,
+                    })
+                },
             )
             .optional()?;
         match existing {
-            Some((id, state, by, note, decided_at, expires_at, signature)) if state == "denied" => {
-                let by = by.unwrap_or_default();
+            Some(open) if open.state == "denied" => {
+                let by = open.decided_by.unwrap_or_default();
                 let decision = SignedDecision {
-                    approval: &id,
+                    approval: &open.id,
                     task: request.task,
                     action_hash: &hash,
                     decision: Decision::Deny,
                     approver: &by,
-                    note: note.as_deref(),
-                    decided_at: decided_at.map_or(0, as_u64),
-                    expires_at: as_u64(expires_at),
+                    note: open.note.as_deref(),
+                    decided_at: open.decided_at.map_or(0, as_u64),
+                    expires_at: as_u64(open.expires_at),
                 };
                 // A refusal stops the action either way; only a verified one may put
                 // its words in front of the agent.
-                if decision.verify(self.keys.public(), signature.as_deref()) {
+                if decision.verify(self.keys.public(), open.signature.as_deref()) {
                     Ok(ApprovalOutcome::Denied {
-                        id,
+                        id: open.id,
                         by,
-                        reason: note.unwrap_or_else(|| "no reason given".to_owned()),
+                        reason: open.note.unwrap_or_else(|| "no reason given".to_owned()),
                     })
                 } else {
                     Ok(ApprovalOutcome::Denied {
-                        id,
+                        id: open.id,
                         by: "the approvals store".to_owned(),
                         reason: "its refusal carries no valid signature, so its words are not passed on; the action stays refused".to_owned(),
                     })
                 }
             }
-            Some((id, _, _, _, _, _, _)) => Ok(ApprovalOutcome::Pending {
-                id,
+            Some(open) => Ok(ApprovalOutcome::Pending {
+                id: open.id,
                 new: false,
                 ignored,
             }),
@@ -110,7 +131,7 @@ impl Approvals {
                         request.action.gate.as_str(),
                         hash,
                         action_json,
-                        request.action.describe(),
+                        super::plain::summary(request.action),
                         request.reasons.join("; "),
                         as_i64(now),
                         as_i64(expires),

@@ -9,6 +9,7 @@
 mod decide;
 mod gate;
 pub mod keys;
+pub mod plain;
 pub mod signed;
 
 pub use keys::{ApprovalKeys, KeyError};

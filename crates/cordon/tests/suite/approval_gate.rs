@@ -89,7 +89,7 @@ fn hook_command(env: &Env) -> Command {
     command
 }
 
-fn start_hook(env: &Env, command: &str) -> Child {
+pub fn start_hook(env: &Env, command: &str) -> Child {
     let payload = json!({
         "session_id": "s1",
         "transcript_path": "/dev/null",
@@ -110,7 +110,7 @@ fn start_hook(env: &Env, command: &str) -> Child {
 }
 
 /// The hook's answer: `None` for no opinion, else Claude's permissionDecision and reason.
-fn answer(child: Child) -> Option<(String, String)> {
+pub fn answer(child: Child) -> Option<(String, String)> {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),

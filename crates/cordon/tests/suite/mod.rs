@@ -1,4 +1,5 @@
 mod approval_gate;
+mod approvals_watch;
 mod audit_cli;
 mod check;
 mod common;
