@@ -165,6 +165,8 @@ impl Authorizer {
                     reasons: &evaluation.reasons,
                     ttl: approval.ttl.0,
                     approvers_required: u32::from(required),
+                    webhooks: &approval.webhooks,
+                    page_url: approval.page_url.as_ref().map(|u| u.0.as_str()),
                 };
                 match self.approvals.consume_or_request(&request) {
                     Ok(ApprovalOutcome::Consumed { id, approvers }) => Verdict {

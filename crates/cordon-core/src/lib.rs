@@ -12,6 +12,7 @@ mod authorize;
 pub mod canonical;
 pub mod home;
 pub mod manifest;
+pub mod outbox;
 pub mod policy;
 pub mod store;
 pub mod verdict;

@@ -28,7 +28,7 @@ pub enum StoreError {
 /// The schema as a list of steps; step N takes a database from `user_version` N to
 /// N + 1. SQLite's `user_version` holds how many have run, so a process that finds it
 /// current runs none (every hook is a fresh process). Append a step; never edit one.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SIGNED_DECISIONS];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SIGNED_DECISIONS, OUTBOX];
 
 const SCHEMA_V1: &str = "
 -- One row per group of records written together (one write(), contiguous in the
@@ -78,6 +78,25 @@ const SIGNED_DECISIONS: &str = "
 ALTER TABLE approval_votes ADD COLUMN signature TEXT;
 ALTER TABLE approvals ADD COLUMN decided_at INTEGER;
 ALTER TABLE approvals ADD COLUMN signature TEXT;
+";
+
+/// Webhook notifications waiting for delivery (`outbox.rs`): filed with the approval,
+/// delivered by whichever cordon process runs next.
+const OUTBOX: &str = "
+CREATE TABLE approval_outbox (
+    id              INTEGER PRIMARY KEY,
+    approval_id     TEXT    NOT NULL,
+    task            TEXT    NOT NULL,
+    url             TEXT    NOT NULL,
+    format          TEXT    NOT NULL,
+    page_url        TEXT,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until     INTEGER NOT NULL DEFAULT 0,
+    state           TEXT    NOT NULL,
+    last_error      TEXT
+);
+CREATE INDEX approval_outbox_due ON approval_outbox (state, next_attempt_at);
 ";
 
 /// One connection, shared by the threads of one process. Other processes open their

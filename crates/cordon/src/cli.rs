@@ -193,6 +193,17 @@ Example:\n  cordon approve ap_3k2f9x --note 'staging only, checked'"
     )]
     Approve(ApproveArgs),
 
+    /// Deliver queued webhook notifications of new approvals, retrying failures
+    #[command(
+        after_help = "cordon starts this by itself, detached, whenever a gate files an approval and\n\
+[approval] webhooks are configured, so a delivery outlives the short hook process that\n\
+filed it; `cordon approvals --watch` and `cordon ui` deliver too. Every attempt is\n\
+written to the task's audit chain (operation approval.notify).\n\n\
+Examples:\n  cordon notify                 deliver what is due, retry failures for up to 10 minutes\n  \
+cordon notify --for 0s        one attempt at what is due, then exit"
+    )]
+    Notify(NotifyArgs),
+
     /// Refuse a pending action; the reason is passed back to the agent
     #[command(
         after_help = "Example:\n  cordon deny ap_3k2f9x --reason 'that is the production volume; use staging'"
@@ -319,6 +330,14 @@ pub struct ApproveArgs {
     /// Who approves (default: $USER).
     #[arg(long = "as", value_name = "NAME")]
     pub approver: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// Keep retrying failed deliveries for up to this long; what is left then waits
+    /// for the next deliverer.
+    #[arg(long = "for", value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub for_: std::time::Duration,
 }
 
 #[derive(Debug, Args)]

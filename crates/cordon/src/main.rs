@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         _ => subscriber.with_max_level(tracing::Level::WARN).init(),
     }
     let cli = cli::Cli::parse();
+    cordon_core::outbox::set_waker(cmd::notify::spawn_deliverer);
     match cmd::run(cli) {
         Ok(code) => code,
         Err(error) => {

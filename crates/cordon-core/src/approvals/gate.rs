@@ -121,7 +121,9 @@ impl Approvals {
                 let id = new_id();
                 let action_json = serde_json::to_string(request.action).unwrap_or_default();
                 let expires = now.saturating_add(request.ttl.as_secs().max(1));
-                conn.execute(
+                // The approval and its notifications stand or fall together.
+                let tx = conn.unchecked_transaction()?;
+                tx.execute(
                     "INSERT INTO approvals (id, task, gate, action_hash, action_json, summary, reason,
                                             created_at, expires_at, approvers_required, state)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending')",
@@ -138,6 +140,25 @@ impl Approvals {
                         request.approvers_required,
                     ],
                 )?;
+                for webhook in request.webhooks {
+                    tx.execute(
+                        "INSERT INTO approval_outbox (approval_id, task, url, format, page_url, next_attempt_at, state)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')",
+                        rusqlite::params![
+                            id,
+                            request.task,
+                            webhook.url.0,
+                            webhook.format().as_str(),
+                            request.page_url,
+                            as_i64(now),
+                        ],
+                    )?;
+                }
+                tx.commit()?;
+                drop(conn);
+                if !request.webhooks.is_empty() {
+                    crate::outbox::wake(self.store.path());
+                }
                 Ok(ApprovalOutcome::Pending {
                     id,
                     new: true,

@@ -102,6 +102,9 @@ pub struct ApprovalRequest<'a> {
     pub reasons: &'a [String],
     pub ttl: Duration,
     pub approvers_required: u32,
+    /// Notified when this request is filed (not when it is asked again).
+    pub webhooks: &'a [crate::manifest::Webhook],
+    pub page_url: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]

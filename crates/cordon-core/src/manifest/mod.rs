@@ -179,6 +179,10 @@ pub struct ApprovalSection {
     pub mode: ApprovalMode,
     #[serde(default)]
     pub webhooks: Vec<Webhook>,
+    /// Where `cordon ui` is reachable for the people notified; webhook payloads link
+    /// to `page_url/approvals/ID`.
+    #[serde(default)]
+    pub page_url: Option<WebhookUrl>,
 }
 
 impl Default for ApprovalSection {
@@ -190,6 +194,7 @@ impl Default for ApprovalSection {
             ttl: default_approval_ttl(),
             mode: ApprovalMode::default(),
             webhooks: Vec::new(),
+            page_url: None,
         }
     }
 }
@@ -228,8 +233,24 @@ pub enum ApprovalMode {
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     pub url: WebhookUrl,
+    /// Unset: `slack` for hooks.slack.com, else `json`.
     #[serde(default)]
-    pub format: WebhookFormat,
+    pub format: Option<WebhookFormat>,
+}
+
+impl Webhook {
+    /// The payload this entry gets.
+    pub fn format(&self) -> WebhookFormat {
+        self.format.unwrap_or_else(|| {
+            let rest = self.url.0.split_once("://").map_or("", |(_, r)| r);
+            let host = rest.split(['/', ':', '?', '#']).next().unwrap_or("");
+            if host.eq_ignore_ascii_case("hooks.slack.com") {
+                WebhookFormat::Slack
+            } else {
+                WebhookFormat::Json
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -238,6 +259,15 @@ pub enum WebhookFormat {
     #[default]
     Json,
     Slack,
+}
+
+impl WebhookFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

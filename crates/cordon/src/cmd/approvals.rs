@@ -115,6 +115,7 @@ fn outcome(record: &ApprovalRecord) -> String {
 }
 
 fn watch(approvals: &Approvals, args: &ApprovalsArgs) -> Result<ExitCode> {
+    crate::cmd::notify::deliver_in_background(cordon_core::home::cordon_home(), args.interval);
     let terminal = std::io::stdout().is_terminal() && !args.json;
     let mut shown: BTreeMap<String, ApprovalRecord> = BTreeMap::new();
     let mut last_screen = String::new();

@@ -9,6 +9,7 @@ mod gateway;
 mod hook;
 mod init;
 mod install_hook;
+pub mod notify;
 mod policy;
 mod run;
 mod tasks;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Approve(args) => approvals::approve(&args),
         Command::Deny(args) => approvals::deny(&args),
         Command::Gateway(args) => gateway::run(&args, policy),
+        Command::Notify(args) => notify::run(&args),
     }
 }
 

@@ -9,3 +9,4 @@ mod gateway;
 mod hook;
 mod policy_cli;
 mod sandbox_run;
+mod webhooks;

@@ -1,0 +1,9 @@
+//! Integration tests: one binary for the crate (see STYLE.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+mod suite;

@@ -1,0 +1,2 @@
+mod delivery;
+pub mod receiver;
