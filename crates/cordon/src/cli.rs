@@ -25,6 +25,7 @@ cordon diff                        review what the last sandboxed task changed\n
 cordon apply                       write those changes into the real workspace\n  \
 cordon install-hook claude         guard Claude Code's tool calls (also cursor, gemini, codex)\n  \
 cordon approvals                   what agents are waiting for you to approve\n  \
+cordon ui                          the same queue, and the audit, in a browser\n  \
 cordon audit tail -f               follow every decision as it is made\n  \
 cordon audit verify                check every audit chain for tampering\n\n\
 State lives in $CORDON_HOME (default: $XDG_STATE_HOME/cordon or ~/.local/state/cordon).\n\
@@ -204,6 +205,21 @@ cordon notify --for 0s        one attempt at what is due, then exit"
     )]
     Notify(NotifyArgs),
 
+    /// Serve the approvals queue and the audit timelines in a browser
+    #[command(
+        after_help = "Prints a URL with a one-time session token: open it to sign that browser in\n\
+(the token becomes an HttpOnly, SameSite=Strict cookie and leaves the address bar).\n\
+The page shows the pending queue (it updates by itself), each approval's exact call\n\
+with Approve and Refuse buttons, and each task's audit timeline with its chain's\n\
+verification status. Decisions are signed like `cordon approve`. Queued webhook\n\
+notifications are delivered while it runs.\n\n\
+It listens on 127.0.0.1 (a random port) unless --listen says otherwise; an address\n\
+that is not loopback is refused unless --tls-cert and --tls-key are given.\n\n\
+Examples:\n  cordon ui\n  cordon ui --listen 127.0.0.1:8080\n  \
+cordon ui --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem"
+    )]
+    Ui(UiArgs),
+
     /// Refuse a pending action; the reason is passed back to the agent
     #[command(
         after_help = "Example:\n  cordon deny ap_3k2f9x --reason 'that is the production volume; use staging'"
@@ -330,6 +346,19 @@ pub struct ApproveArgs {
     /// Who approves (default: $USER).
     #[arg(long = "as", value_name = "NAME")]
     pub approver: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Address and port to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// PEM certificate chain for HTTPS (with --tls-key); required off loopback.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS (with --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

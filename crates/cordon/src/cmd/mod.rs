@@ -13,6 +13,7 @@ pub mod notify;
 mod policy;
 mod run;
 mod tasks;
+mod ui;
 
 use crate::cli::{Cli, Command};
 use anyhow::{Context, Result};
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deny(args) => approvals::deny(&args),
         Command::Gateway(args) => gateway::run(&args, policy),
         Command::Notify(args) => notify::run(&args),
+        Command::Ui(args) => ui::run(&args),
     }
 }
 

@@ -1,0 +1,4 @@
+mod browser;
+mod cdp;
+mod common;
+mod http;
