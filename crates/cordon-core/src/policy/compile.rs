@@ -35,8 +35,10 @@ pub struct PolicyOrigin {
 /// with fewer expressions for Cedar to walk. Both are rendered from the same parts.
 #[derive(Debug, Clone)]
 pub(crate) struct Residual {
-    /// Same id as the whole policy, so determining policies and reasons are unchanged.
-    pub(crate) policy: Policy,
+    /// Cedar text, parsed under the whole policy's id (so determining policies and
+    /// reasons are unchanged) when a slice first needs it: a hook process evaluates
+    /// one or two slices, and parsing every residual up front doubled its start-up.
+    pub(crate) text: String,
     pub(crate) forbid: bool,
     /// The residual's condition as one Cedar expression; `None` when it always holds.
     pub(crate) condition: Option<String>,
@@ -702,7 +704,7 @@ fn assemble(
         };
         let policy = parse(&origin.text)?;
         origin.residual = Some(Residual {
-            policy: parse(&residual_text)?,
+            text: residual_text,
             forbid,
             condition,
         });

@@ -255,21 +255,26 @@ impl PolicyEngine {
             if !origin.scope.admits(&key, &self.credentials) {
                 continue;
             }
-            let policy = match &origin.residual {
-                Some(residual) => residual.policy.clone(),
-                None => {
-                    let set = if origin.confirm {
-                        &self.compiled.confirm
-                    } else {
-                        &self.compiled.main
-                    };
-                    set.policy(&PolicyId::new(id))
-                        .ok_or_else(|| {
-                            PolicyError::Request(format!("policy `{id}` vanished from its set"))
-                        })?
-                        .clone()
-                }
-            };
+            let policy =
+                match &origin.residual {
+                    Some(residual) => Policy::parse(Some(PolicyId::new(id)), &residual.text)
+                        .map_err(|e| PolicyError::Generated {
+                            id: id.clone(),
+                            detail: format!("residual: {e}"),
+                        })?,
+                    None => {
+                        let set = if origin.confirm {
+                            &self.compiled.confirm
+                        } else {
+                            &self.compiled.main
+                        };
+                        set.policy(&PolicyId::new(id))
+                            .ok_or_else(|| {
+                                PolicyError::Request(format!("policy `{id}` vanished from its set"))
+                            })?
+                            .clone()
+                    }
+                };
             context = context.union(Attrs::read_by(&policy));
             if origin.confirm {
                 confirm.push(policy);
@@ -507,12 +512,9 @@ mod tests {
             .as_ref()
             .unwrap();
         assert!(
-            residual
-                .policy
-                .to_string()
-                .contains("hosts.contains(context.host)"),
+            residual.text.contains("hosts.contains(context.host)"),
             "{}",
-            residual.policy
+            residual.text
         );
         assert_eq!(
             engine.evaluate(&action, known).unwrap(),
