@@ -9,7 +9,7 @@ use cordon_core::Effect;
 use crate::engine::{Call, Engine, Hit};
 use crate::flow::{Content, Flow};
 use crate::http;
-use crate::paths::{self, covers_all, is_block_device, is_disposable, is_null_device, is_scratch};
+use crate::paths::{self, covers_all, is_block_device, is_disposable, is_null_device};
 use crate::secrets;
 use crate::word::{Arg, operands};
 
@@ -105,7 +105,7 @@ pub(crate) fn judge_delete(e: &mut Engine, arg: &Arg, recursive: bool, verb: &st
                 && e.places
                     .relative(b)
                     .is_some_and(|r| !r.is_empty() && is_disposable(r)))
-                || is_scratch(&inside(b)))
+                || e.places.is_scratch(&inside(b)))
         {
             e.hit(
                 Hit::new(
@@ -144,7 +144,7 @@ pub(crate) fn judge_delete(e: &mut Engine, arg: &Arg, recursive: bool, verb: &st
         return;
     }
     if e.remote.is_some() {
-        let effect = if is_scratch(&abs) {
+        let effect = if e.places.is_scratch(&abs) {
             Effect::Write
         } else {
             Effect::Destroy
@@ -179,7 +179,7 @@ pub(crate) fn judge_delete(e: &mut Engine, arg: &Arg, recursive: bool, verb: &st
         e.hit(Hit::new(Effect::Destroy, format!("{verb} deletes {what}")).path(path));
         return;
     }
-    if is_scratch(&abs) {
+    if e.places.is_scratch(&abs) {
         e.hit(
             Hit::new(
                 Effect::Write,
@@ -301,7 +301,8 @@ pub(crate) fn judge_write(e: &mut Engine, arg: &Arg, verb: &str) {
         None => match p.base.as_deref() {
             Some(b)
                 if e.remote.is_none()
-                    && (e.places.in_workspace(b) || is_scratch(&pattern_of(b, p.below_base))) =>
+                    && (e.places.in_workspace(b)
+                        || e.places.is_scratch(&pattern_of(b, p.below_base))) =>
             {
                 e.hit(
                     Hit::new(
@@ -389,7 +390,7 @@ fn shred(e: &mut Engine, c: &Call) -> Option<Flow> {
     for t in c.positionals() {
         let p = e.places.resolve(t);
         match p.abs {
-            Some(abs) if is_scratch(&abs) => {
+            Some(abs) if e.places.is_scratch(&abs) => {
                 e.hit(
                     Hit::new(Effect::Write, format!("shred destroys scratch file {abs}"))
                         .path(Some(abs)),

@@ -314,7 +314,14 @@ impl Places {
 
     /// Inside the workspace or scratch space: where writes need no one's approval.
     pub fn writable(&self, path: &str) -> bool {
-        self.in_workspace(path) || is_scratch(path) || is_null_device(path)
+        self.in_workspace(path) || self.is_scratch(path) || is_null_device(path)
+    }
+
+    /// Scratch space, except the home directory: a home that happens to live under
+    /// `/tmp` (a CI runner's, a throwaway user's) still holds shell rc files and
+    /// everything else a home holds.
+    pub fn is_scratch(&self, path: &str) -> bool {
+        is_scratch(path) && !self.home.as_deref().is_some_and(|h| within(path, h))
     }
 
     /// Path relative to the workspace root, when inside it.

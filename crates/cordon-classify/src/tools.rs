@@ -23,6 +23,15 @@ pub enum FileAccess {
 /// hook settings, the capability declaration, git hooks and config that run code on the
 /// host. Paths are matched on their last components, so this holds in any checkout.
 const CONTROL_FILES: &[(&str, &str)] = &[
+    // Shell start-up files run whatever they hold in every new shell of the user's,
+    // outside any sandbox, wherever the home directory is.
+    (".bashrc", "a file your shell runs at every start"),
+    (".bash_profile", "a file your shell runs at every login"),
+    (".bash_login", "a file your shell runs at every login"),
+    (".profile", "a file your shell runs at every login"),
+    (".zshrc", "a file your shell runs at every start"),
+    (".zshenv", "a file your shell runs at every start"),
+    (".zprofile", "a file your shell runs at every login"),
     (
         ".claude/settings.json",
         "Claude Code's settings, where cordon's hook is installed",
