@@ -19,6 +19,8 @@ pub struct RequestFacts<'a> {
     pub authority: &'a Authority,
     /// The path without the query.
     pub path: &'a str,
+    /// The query string, undecoded.
+    pub query: Option<&'a str>,
     pub content_type: Option<&'a str>,
     pub body: &'a [u8],
 }
@@ -52,6 +54,15 @@ pub fn read_request(manifest: &Manifest, facts: &RequestFacts<'_>) -> Reading {
             .with_method(facts.method)
             .with_url_path(facts.path)
     };
+    // GraphQL over GET (`?query=mutation{…}`): servers that take it run it like a
+    // POST, so it is read the same way, never waved through as a plain GET.
+    // A `query` parameter is GraphQL on a GraphQL path, or wherever it parses as
+    // GraphQL; elsewhere (`/search?query=shoes`) it is a plain GET.
+    if let Some(body) = graphql_in_query(facts)
+        && (path_names_graphql(facts.path) || graphql_request_fields(body.as_bytes()).is_ok())
+    {
+        return read_graphql(manifest, facts, body.as_bytes(), &base);
+    }
     if !speaks_graphql(facts) {
         let action = base(
             format!("http.{}", facts.method),
@@ -63,7 +74,16 @@ pub fn read_request(manifest: &Manifest, facts: &RequestFacts<'_>) -> Reading {
         ));
         return Reading::Actions(vec![action]);
     }
-    match graphql_request_fields(facts.body) {
+    read_graphql(manifest, facts, facts.body, &base)
+}
+
+fn read_graphql(
+    manifest: &Manifest,
+    facts: &RequestFacts<'_>,
+    body: &[u8],
+    base: &dyn Fn(String, Effect) -> Action,
+) -> Reading {
+    match graphql_request_fields(body) {
         Ok(fields) => Reading::Actions(
             fields
                 .iter()
@@ -86,6 +106,33 @@ pub fn read_request(manifest: &Manifest, facts: &RequestFacts<'_>) -> Reading {
     }
 }
 
+/// A GraphQL request carried in the query string (`query`, `variables`,
+/// `operationName`), as a JSON request body.
+fn graphql_in_query(facts: &RequestFacts<'_>) -> Option<String> {
+    let query = facts.query?;
+    let mut request = serde_json::Map::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "query" => {
+                request.insert(
+                    "query".to_owned(),
+                    serde_json::Value::String(value.into_owned()),
+                );
+            }
+            "variables" => {
+                request.insert(
+                    "variables".to_owned(),
+                    serde_json::Value::String(value.into_owned()),
+                );
+            }
+            _ => {}
+        }
+    }
+    request
+        .contains_key("query")
+        .then(|| serde_json::Value::Object(request).to_string())
+}
+
 /// Whether a request goes to a GraphQL endpoint: a GraphQL content type, a path that
 /// names GraphQL, or a JSON body shaped like a GraphQL request. A JSON body with a
 /// `query` key is read as GraphQL wherever it goes: a server that treats it as one is
@@ -101,12 +148,7 @@ fn speaks_graphql(facts: &RequestFacts<'_>) -> bool {
     if content_type.starts_with("application/graphql") {
         return true;
     }
-    if facts
-        .path
-        .rsplit('/')
-        .take(2)
-        .any(|segment| segment.to_ascii_lowercase().contains("graphql"))
-    {
+    if path_names_graphql(facts.path) {
         return true;
     }
     match serde_json::from_slice::<serde_json::Value>(facts.body) {
@@ -116,6 +158,12 @@ fn speaks_graphql(facts: &RequestFacts<'_>) -> bool {
             .any(|i| i.as_object().is_some_and(|o| o.contains_key("query"))),
         _ => false,
     }
+}
+
+fn path_names_graphql(path: &str) -> bool {
+    path.rsplit('/')
+        .take(2)
+        .any(|segment| segment.to_ascii_lowercase().contains("graphql"))
 }
 
 fn field_effect(field: &RootField) -> Effect {

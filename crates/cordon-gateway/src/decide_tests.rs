@@ -26,6 +26,7 @@ fn read(method: &str, path: &str, content_type: Option<&str>, body: &str) -> Rea
             method,
             authority: &authority,
             path,
+            query: None,
             content_type,
             body: body.as_bytes(),
         },
@@ -138,4 +139,49 @@ fn json_that_is_not_graphql_stays_plain() {
         r#"{"name":"query"}"#,
     ));
     assert_eq!(a[0].operation, "http.POST");
+}
+
+#[test]
+fn graphql_over_get_is_read_like_a_post() {
+    let authority = crate::host::parse_authority("backboard.railway.com", 443).unwrap();
+    let reading = read_request(
+        &manifest(),
+        &RequestFacts {
+            method: "GET",
+            authority: &authority,
+            path: "/graphql/v2",
+            query: Some(
+                "query=mutation%20%7B%20volumeDelete(volumeId%3A%20%24v)%20%7D&variables=%7B%22v%22%3A%22vol_prod_7f3%22%7D",
+            ),
+            content_type: None,
+            body: b"",
+        },
+    );
+    let a = actions(reading);
+    assert_eq!(a[0].operation, "graphql.mutation.volumeDelete");
+    assert_eq!(a[0].effect, Effect::Destroy);
+    assert_eq!(a[0].target.as_ref().unwrap().id, "vol_prod_7f3");
+    let get = |path: &'static str, query: &'static str| {
+        read_request(
+            &manifest(),
+            &RequestFacts {
+                method: "GET",
+                authority: &authority,
+                path,
+                query: Some(query),
+                content_type: None,
+                body: b"",
+            },
+        )
+    };
+    // An ordinary search parameter elsewhere is a plain GET, not a refusal.
+    assert_eq!(
+        actions(get("/search", "query=hello+world"))[0].operation,
+        "http.GET"
+    );
+    // On a GraphQL path, what does not parse is refused.
+    assert!(matches!(
+        get("/graphql/v2", "query=hello+world"),
+        Reading::Unreadable { .. }
+    ));
 }

@@ -90,6 +90,7 @@ impl Gateway {
             method: &method,
             authority,
             path: parts.uri.path(),
+            query: parts.uri.query(),
             content_type,
             body: &body,
         };
