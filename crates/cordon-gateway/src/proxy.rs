@@ -144,11 +144,9 @@ impl Gateway {
             .map_err(|_| io::Error::other("the gateway is shutting down"))
     }
 
-    /// Serves one client connection, HTTP/1.1 or HTTP/2 (told apart by the preface).
-    pub async fn serve_connection<IO>(self: Arc<Self>, io: IO)
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
+    /// The HTTP server side, with the limits that apply to every client connection
+    /// (and to the requests inside intercepted tunnels).
+    fn server_builder(&self) -> auto::Builder<TokioExecutor> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -159,6 +157,15 @@ impl Gateway {
             .http2()
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(self.options.max_head).unwrap_or(u32::MAX));
+        builder
+    }
+
+    /// Serves one client connection, HTTP/1.1 or HTTP/2 (told apart by the preface).
+    pub async fn serve_connection<IO>(self: Arc<Self>, io: IO)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let builder = self.server_builder();
         let gateway = self.clone();
         let service = service_fn(move |request| {
             let gateway = gateway.clone();
@@ -290,16 +297,7 @@ impl Gateway {
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.options.header_timeout)
-            .max_buf_size(self.options.max_head);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_header_list_size(u32::try_from(self.options.max_head).unwrap_or(u32::MAX));
+        let builder = self.server_builder();
         let authority = Arc::new(authority);
         let gateway = self.clone();
         let service = service_fn(move |request| {
