@@ -38,7 +38,13 @@ pub struct Interception {
     ca: Arc<CertificateAuthority>,
     connector: TlsConnector,
     tunnel_only: Vec<String>,
+    /// One TLS server configuration per host, kept: building one per CONNECT cost a
+    /// provider and a config on every tunnel, and lost session resumption.
+    acceptors: std::sync::Mutex<std::collections::HashMap<String, TlsAcceptor>>,
 }
+
+/// Hosts whose acceptors are kept; past it the cache starts over.
+const MAX_CACHED_ACCEPTORS: usize = 4096;
 
 impl std::fmt::Debug for Interception {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,6 +101,7 @@ impl Interception {
         Ok(Interception {
             ca,
             connector: TlsConnector::from(Arc::new(client)),
+            acceptors: std::sync::Mutex::new(std::collections::HashMap::new()),
             tunnel_only: tunnel_only
                 .into_iter()
                 .map(|h| h.to_ascii_lowercase().trim_end_matches('.').to_owned())
@@ -116,6 +123,11 @@ impl Interception {
 
     /// The TLS server side of a tunnel to `host`.
     pub(crate) fn acceptor(&self, host: &str) -> Result<TlsAcceptor, InterceptError> {
+        if let Ok(acceptors) = self.acceptors.lock()
+            && let Some(acceptor) = acceptors.get(host)
+        {
+            return Ok(acceptor.clone());
+        }
         let leaf = self.ca.leaf(host)?;
         let mut server = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
@@ -125,7 +137,14 @@ impl Interception {
                 leaf,
             }));
         server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(TlsAcceptor::from(Arc::new(server)))
+        let acceptor = TlsAcceptor::from(Arc::new(server));
+        if let Ok(mut acceptors) = self.acceptors.lock() {
+            if acceptors.len() >= MAX_CACHED_ACCEPTORS {
+                acceptors.clear();
+            }
+            acceptors.insert(host.to_owned(), acceptor.clone());
+        }
+        Ok(acceptor)
     }
 }
 
