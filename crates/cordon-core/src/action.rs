@@ -1,6 +1,7 @@
 //! What a gate saw, reduced to the few facts policy decides on.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The enforcement point that observed an action. A gate enforces verdicts; it never
@@ -149,6 +150,12 @@ pub struct Action {
     /// humans reading the audit log. Policy never looks at it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// Facts for people reading the audit log, under OpenTelemetry semantic-convention
+    /// names where one fits (`gen_ai.tool.name`, `mcp.method.name`, `mcp.session.id`,
+    /// `jsonrpc.request.id`). Policy never looks at them, and an approval is not bound
+    /// to them: the retry of an approved call carries a new request id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl Action {
@@ -165,6 +172,7 @@ impl Action {
             url_path: None,
             tool: None,
             detail: String::new(),
+            attributes: BTreeMap::new(),
         }
     }
 
@@ -209,6 +217,11 @@ impl Action {
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Action {
         self.detail = detail.into();
+        self
+    }
+
+    pub fn with_attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Action {
+        self.attributes.insert(name.into(), value.into());
         self
     }
 

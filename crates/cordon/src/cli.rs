@@ -24,6 +24,7 @@ cordon run -- claude               run an agent in the sandbox (copy-on-write wo
 cordon diff                        review what the last sandboxed task changed\n  \
 cordon apply                       write those changes into the real workspace\n  \
 cordon install-hook claude         guard Claude Code's tool calls (also cursor, gemini, codex)\n  \
+cordon mcp -- SERVER_CMD…          proxy an MCP server: undeclared tools do not exist\n  \
 cordon approvals                   what agents are waiting for you to approve\n  \
 cordon ui                          the same queue, and the audit, in a browser\n  \
 cordon audit tail -f               follow every decision as it is made\n  \
@@ -243,6 +244,63 @@ Addresses a name resolves to are checked: loopback, link-local and metadata addr
 are refused unless [network] resolve pins the name there. `cordon run` starts one of\n\
 these for its sandbox; run it yourself for agents that run elsewhere.")]
     Gateway(GatewayArgs),
+
+    /// Proxy an MCP stdio server: undeclared tools do not exist, every call is judged
+    #[command(after_help = "Examples:\n  \
+cordon mcp -- npx -y @modelcontextprotocol/server-filesystem .\n  \
+cordon mcp --allow-tool 'echo' --allow-tool 'get-*' -- mcp-server-everything\n  \
+cordon --policy task/cordon.toml mcp --server github -- github-mcp-server stdio\n\n\
+Put it where the MCP client starts the server (its command and args). The client\n\
+speaks to cordon on stdin/stdout exactly as to the server; cordon's own lines go to\n\
+stderr. Tools are named SERVER.TOOL for policy ([tools] allow and [tools.args] in\n\
+cordon.toml); SERVER is --server, else derived from the command (npx\n\
+@modelcontextprotocol/server-filesystem gives `filesystem`). A tool not declared is\n\
+missing from tools/list and a call to it is answered as an unknown tool. A call that\n\
+needs a human is answered with a tool error carrying `confirmation_required`, the\n\
+approval id and `cordon approve ID`; the identical call then goes through once.\n\
+See docs/mcp.md.")]
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// The server's name in policy: its tools are SERVER.TOOL. Default: derived from
+    /// the command (launchers such as npx, node, uvx skipped; an npm scope and a
+    /// `mcp-server-`/`server-` prefix dropped).
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+    /// Declare a tool (a glob; `*` is any run of characters), as `[tools] allow` would.
+    /// A glob without the `SERVER.` prefix gets it. Only with the built-in default
+    /// profile: with a cordon.toml, declare tools there. Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub allow_tool: Vec<String>,
+    /// Largest message, in bytes, accepted from either side.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    pub max_message: usize,
+    /// Seconds a request may wait for the server's answer before the client gets an
+    /// error.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub request_timeout: u64,
+    /// How an undeclared tool's call is answered: as the TypeScript SDK answers an
+    /// unknown tool (a tool error), or as the specification's example (a JSON-RPC
+    /// error).
+    #[arg(long, value_enum, default_value_t = UnknownToolStyle::Sdk)]
+    pub unknown_tool_error: UnknownToolStyle,
+    /// The server's command and its arguments (after `--`, or after cordon's own
+    /// options: clients whose configuration cannot hold a `--` work too).
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "SERVER_CMD"
+    )]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnknownToolStyle {
+    Sdk,
+    Jsonrpc,
 }
 
 #[derive(Debug, Args)]

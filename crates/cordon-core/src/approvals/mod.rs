@@ -142,16 +142,23 @@ fn new_id() -> String {
 
 /// The hash an approval is bound to.
 pub fn action_hash(task: &str, action: &Action) -> String {
-    let value = serde_json::json!({ "task": task, "action": action });
-    canonical_hash(&value)
+    let action = serde_json::to_value(action).unwrap_or_default();
+    bound_hash(task, action)
 }
 
 /// The same hash from the stored JSON: what a human signs must be what they were shown.
 fn stored_action_hash(task: &str, action_json: &str) -> Option<String> {
     let action: serde_json::Value = serde_json::from_str(action_json).ok()?;
-    Some(canonical_hash(
-        &serde_json::json!({ "task": task, "action": action }),
-    ))
+    Some(bound_hash(task, action))
+}
+
+/// An approval covers the action, not the audit attributes that differ between two
+/// identical calls (a request id).
+fn bound_hash(task: &str, mut action: serde_json::Value) -> String {
+    if let Some(fields) = action.as_object_mut() {
+        fields.remove("attributes");
+    }
+    canonical_hash(&serde_json::json!({ "task": task, "action": action }))
 }
 
 const RECORD_COLUMNS: &str =

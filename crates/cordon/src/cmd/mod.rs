@@ -9,6 +9,7 @@ mod gateway;
 mod hook;
 mod init;
 mod install_hook;
+mod mcp;
 pub mod notify;
 mod policy;
 mod run;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Gateway(args) => gateway::run(&args, policy),
         Command::Notify(args) => notify::run(&args),
         Command::Ui(args) => ui::run(&args),
+        Command::Mcp(args) => mcp::run(&args, policy),
     }
 }
 

@@ -1,0 +1,120 @@
+//! `cordon mcp`: the MCP proxy on this process's stdin and stdout, for the server
+//! after `--`.
+
+use crate::cli::{McpArgs, UnknownToolStyle};
+use anyhow::{Context, Result, bail};
+use cordon_core::Authorizer;
+use cordon_core::manifest::{Glob, ManifestSource};
+use cordon_mcp::proxy::note;
+use cordon_mcp::{Ended, Options, UnknownTool};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
+    let (mut loaded, source) = super::load_manifest(policy)?;
+    let server = match &args.server {
+        Some(name) => name.clone(),
+        None => cordon_mcp::name::derive(&args.command).context(
+            "cannot tell the server's name from its command; give it with --server NAME",
+        )?,
+    };
+    if server.is_empty() || server.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!(
+            "the server name `{}` must be one word",
+            server.escape_debug()
+        );
+    }
+    if !args.allow_tool.is_empty() {
+        if source != ManifestSource::BuiltinDefault {
+            bail!(
+                "--allow-tool only replaces the built-in default profile's tools; {} declares the task, so list the tools in its [tools] allow",
+                super::describe_source(&source)
+            );
+        }
+        loaded.manifest.tools.allow = args
+            .allow_tool
+            .iter()
+            .map(|glob| {
+                if glob.starts_with(&format!("{server}.")) {
+                    Glob(glob.clone())
+                } else {
+                    Glob(format!("{server}.{glob}"))
+                }
+            })
+            .collect();
+    }
+    let declared: Vec<&str> = loaded
+        .manifest
+        .tools
+        .allow
+        .iter()
+        .map(|g| g.0.as_str())
+        .collect();
+    let banner = format!(
+        "cordon mcp: task {} ({}); tools of this server are `{server}.TOOL`; declared: {}",
+        loaded.task_name(),
+        super::describe_source(&source),
+        if declared.is_empty() {
+            "none".to_owned()
+        } else {
+            declared.join(", ")
+        }
+    );
+    let home = cordon_core::home::cordon_home();
+    let authorizer = Arc::new(
+        Authorizer::open(loaded, &home)
+            .with_context(|| format!("cannot open cordon's state in {}", home.display()))?,
+    );
+    let options = Options {
+        server,
+        unknown_tool: match args.unknown_tool_error {
+            UnknownToolStyle::Sdk => UnknownTool::Sdk,
+            UnknownToolStyle::Jsonrpc => UnknownTool::JsonRpc,
+        },
+        max_message: args.max_message,
+        request_timeout: Duration::from_secs(args.request_timeout.max(1)),
+        session_id: session_id(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the MCP proxy's runtime")?;
+    let outcome = runtime.block_on(async move {
+        let child = cordon_mcp::spawn(&args.command)?;
+        note(&banner);
+        cordon_mcp::serve(
+            authorizer,
+            options,
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+            child,
+        )
+        .await
+    })?;
+    // The runtime's stdin reader may be parked in a blocking read; do not wait for it.
+    runtime.shutdown_background();
+    Ok(match outcome.ended {
+        Ended::ClientClosed => ExitCode::SUCCESS,
+        Ended::ServerGone => {
+            let status = outcome
+                .server
+                .map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+            note(&format!(
+                "cordon mcp: stopped because the MCP server is gone ({status})"
+            ));
+            ExitCode::FAILURE
+        }
+    })
+}
+
+/// `mcp.session.id` in the audit log: unique enough to tell one client's calls from
+/// another's.
+fn session_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{nanos:x}", std::process::id())
+}
