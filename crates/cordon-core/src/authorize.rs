@@ -5,7 +5,7 @@ use crate::approvals::{ApprovalKeys, ApprovalOutcome, ApprovalRequest, Approvals
 use crate::audit::{AuditEntry, AuditLog};
 use crate::manifest::{LoadedManifest, Manifest};
 use crate::policy::{Evaluation, PolicyEngine, PolicyError, compile};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreLocation};
 use crate::verdict::{Decision, Verdict};
 use std::path::Path;
 use std::sync::Arc;
@@ -68,7 +68,11 @@ impl Authorizer {
             path: home.display().to_string(),
             detail: e.to_string(),
         })?;
-        let store = Arc::new(Store::open(&home.join("cordon.db"))?);
+        let location = StoreLocation::resolve(
+            home,
+            manifest.manifest.store.as_ref().map(|url| url.0.as_str()),
+        )?;
+        let store = Arc::new(Store::open_at(&location)?);
         let audit = Arc::new(AuditLog::new(
             home,
             store.clone(),

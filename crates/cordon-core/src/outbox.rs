@@ -7,8 +7,7 @@
 //! so two deliverers never send the same attempt.
 
 use crate::approvals::{as_i64, as_u64, now_secs};
-use crate::store::{Store, StoreError};
-use std::path::Path;
+use crate::store::{Store, StoreError, StoreLocation, params};
 use std::sync::{Arc, OnceLock};
 
 /// One notification to send.
@@ -56,46 +55,44 @@ impl Outbox {
     /// dies mid-attempt gives the row back when the lease runs out.
     pub fn claim_due(&self, lease_secs: u64) -> Result<Vec<OutboxItem>, StoreError> {
         let now = now_secs();
-        let conn = self.store.conn()?;
-        let mut stmt = conn.prepare_cached(
+        let rows = self.store.query(
             "UPDATE approval_outbox SET lease_until = ?2
              WHERE state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1
              RETURNING id, approval_id, task, url, format, page_url, attempts",
+            params![as_i64(now), as_i64(now.saturating_add(lease_secs))],
         )?;
-        let rows = stmt.query_map(
-            rusqlite::params![as_i64(now), as_i64(now.saturating_add(lease_secs))],
-            |row| {
+        let mut items = rows
+            .iter()
+            .map(|row| {
                 Ok(OutboxItem {
-                    id: row.get(0)?,
-                    approval_id: row.get(1)?,
-                    task: row.get(2)?,
-                    url: row.get(3)?,
-                    format: row.get(4)?,
-                    page_url: row.get(5)?,
-                    attempts: row.get(6)?,
+                    id: row.int(0)?,
+                    approval_id: row.text(1)?,
+                    task: row.text(2)?,
+                    url: row.text(3)?,
+                    format: row.text(4)?,
+                    page_url: row.opt_text(5)?,
+                    attempts: row.u32(6)?,
                 })
-            },
-        )?;
-        let mut items = rows.collect::<Result<Vec<_>, _>>()?;
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         items.sort_by_key(|item| item.id);
         Ok(items)
     }
 
     /// Records an attempt's outcome and releases the row.
     pub fn record(&self, item: &OutboxItem, attempt: &Attempt) -> Result<(), StoreError> {
-        let conn = self.store.conn()?;
         let attempts = item.attempts.saturating_add(1);
         match attempt {
-            Attempt::Delivered => conn.execute(
+            Attempt::Delivered => self.store.execute(
                 "UPDATE approval_outbox SET state = 'delivered', attempts = ?2, lease_until = 0, last_error = NULL
                  WHERE id = ?1",
-                rusqlite::params![item.id, attempts],
+                params![item.id, attempts],
             )?,
-            Attempt::Failed { error, retry_at } => conn.execute(
+            Attempt::Failed { error, retry_at } => self.store.execute(
                 "UPDATE approval_outbox SET state = ?2, attempts = ?3, lease_until = 0, last_error = ?4,
                         next_attempt_at = ?5
                  WHERE id = ?1",
-                rusqlite::params![
+                params![
                     item.id,
                     if retry_at.is_some() { "pending" } else { "failed" },
                     attempts,
@@ -109,30 +106,36 @@ impl Outbox {
 
     /// When the next undelivered row falls due (Unix seconds), if any is left.
     pub fn next_due(&self) -> Result<Option<u64>, StoreError> {
-        let conn = self.store.conn()?;
-        let next: Option<i64> = conn.query_row(
-            "SELECT MIN(MAX(next_attempt_at, lease_until)) FROM approval_outbox WHERE state = 'pending'",
-            [],
-            |row| row.get(0),
-        )?;
+        // CASE rather than two-argument MAX, which PostgreSQL spells GREATEST.
+        let next = self
+            .store
+            .query(
+                "SELECT MIN(CASE WHEN next_attempt_at > lease_until THEN next_attempt_at ELSE lease_until END)
+                 FROM approval_outbox WHERE state = 'pending'",
+                &[],
+            )?
+            .first()
+            .map(|row| row.opt_int(0))
+            .transpose()?
+            .flatten();
         Ok(next.map(as_u64))
     }
 }
 
-/// Called with the store's path after a gate queued notifications. The binary sets
-/// one that starts a detached `cordon notify`; without one, the rows wait for the next
-/// deliverer.
-type Waker = Box<dyn Fn(&Path) + Send + Sync>;
+/// Called with the store's location after a gate queued notifications. The binary
+/// sets one that starts a detached `cordon notify`; without one, the rows wait for the
+/// next deliverer.
+type Waker = Box<dyn Fn(&StoreLocation) + Send + Sync>;
 
 static WAKER: OnceLock<Waker> = OnceLock::new();
 
 /// Sets the process's waker; only the first call counts.
-pub fn set_waker(waker: impl Fn(&Path) + Send + Sync + 'static) {
+pub fn set_waker(waker: impl Fn(&StoreLocation) + Send + Sync + 'static) {
     let _ = WAKER.set(Box::new(waker));
 }
 
-pub(crate) fn wake(store_path: &Path) {
+pub(crate) fn wake(store: &StoreLocation) {
     if let Some(waker) = WAKER.get() {
-        waker(store_path);
+        waker(store);
     }
 }

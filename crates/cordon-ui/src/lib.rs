@@ -67,6 +67,25 @@ pub(crate) struct State {
     pub approver: String,
     /// Host header values that name this server.
     pub hosts: Vec<String>,
+    /// With TLS, the served certificate: any name it is valid for names this server.
+    pub leaf: Option<rustls::pki_types::CertificateDer<'static>>,
+    pub port: u16,
+}
+
+impl State {
+    /// Whether a Host header (or an Origin's authority) names this server: the address
+    /// it printed or, with TLS, `NAME:PORT` for any name its certificate is valid for
+    /// (off loopback it is reached by a name or address of the machine, not by the
+    /// `0.0.0.0` it listens on).
+    pub fn is_own_host(&self, host: &str) -> bool {
+        if self.hosts.iter().any(|h| h == host) {
+            return true;
+        }
+        let (Some(leaf), Some((name, port))) = (&self.leaf, host.rsplit_once(':')) else {
+            return false;
+        };
+        port.parse() == Ok(self.port) && tls::certificate_names(leaf, name)
+    }
 }
 
 /// A server running on its own threads.
@@ -106,7 +125,10 @@ pub fn start(config: UiConfig) -> Result<RunningUi, UiError> {
     if !config.listen.ip().is_loopback() && config.tls.is_none() {
         return Err(UiError::NotLoopback(config.listen));
     }
-    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let (acceptor, leaf) = match config.tls.as_ref().map(tls::acceptor).transpose()? {
+        Some((acceptor, leaf)) => (Some(acceptor), Some(leaf)),
+        None => (None, None),
+    };
     let approvals = Approvals::open(&config.home)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -138,6 +160,8 @@ pub fn start(config: UiConfig) -> Result<RunningUi, UiError> {
         token,
         sessions: auth::Sessions::default(),
         tls: acceptor.is_some(),
+        leaf,
+        port: addr.port(),
         approver: config.approver.clone(),
         hosts,
     });

@@ -51,7 +51,7 @@ async fn guard(Extract(state): Extract<Shared>, request: Request, next: Next) ->
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
-    let mut response = if !state.hosts.iter().any(|h| h == host) {
+    let mut response = if !state.is_own_host(host) {
         refuse(
             StatusCode::MISDIRECTED_REQUEST,
             "Wrong address",
@@ -203,7 +203,7 @@ fn check_post(state: &State, headers: &HeaderMap, form: &DecisionForm) -> Option
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         let host = origin.split_once("://").map_or(origin, |(_, h)| h);
-        if !state.hosts.iter().any(|h| h == host) {
+        if !state.is_own_host(host) {
             return Some(refuse(
                 StatusCode::FORBIDDEN,
                 "Cross-site request refused",

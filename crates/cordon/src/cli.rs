@@ -35,6 +35,11 @@ Set CORDON_LOG=debug for diagnostics on stderr."
 pub struct Cli {
     #[command(flatten)]
     pub policy: PolicyArg,
+    /// The approvals queue and audit index to use: `postgres://user@host/db` for a
+    /// team's shared store, or an SQLite file. Beats $CORDON_STORE and cordon.toml's
+    /// `store`. Default: cordon.db under $CORDON_HOME.
+    #[arg(long, value_name = "URL", global = true)]
+    pub store: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

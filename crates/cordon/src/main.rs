@@ -21,6 +21,15 @@ fn main() -> ExitCode {
         _ => subscriber.with_max_level(tracing::Level::WARN).init(),
     }
     let cli = cli::Cli::parse();
+    if let Some(spec) = &cli.store {
+        match cordon_core::store::StoreLocation::parse(spec) {
+            Ok(location) => cordon_core::store::set_override(location),
+            Err(error) => {
+                report::error(&anyhow::Error::new(error).context("--store"));
+                return ExitCode::from(2);
+            }
+        }
+    }
     cordon_core::outbox::set_waker(cmd::notify::spawn_deliverer);
     match cmd::run(cli) {
         Ok(code) => code,

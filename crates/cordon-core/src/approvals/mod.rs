@@ -17,9 +17,8 @@ pub use signed::SignedDecision;
 
 use crate::action::Action;
 use crate::canonical::canonical_hash;
-use crate::store::{Store, StoreError};
+use crate::store::{Row, Store, StoreError, StoreLocation, params};
 use rand::Rng;
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -30,8 +29,6 @@ use thiserror::Error;
 pub enum ApprovalError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("approvals: {0}")]
-    Sql(#[from] rusqlite::Error),
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("no approval `{0}`")]
@@ -170,13 +167,19 @@ impl Approvals {
         Approvals { store, keys }
     }
 
-    /// The store and key pair under `home` (both made on first use).
+    /// The key pair under `home` (made on first use) and the store the process was
+    /// pointed at (`--store`, `CORDON_STORE`), else the SQLite file under `home`.
     pub fn open(home: &Path) -> Result<Approvals, ApprovalError> {
+        Approvals::open_at(home, &StoreLocation::resolve(home, None)?)
+    }
+
+    /// The key pair under `home` and the store at `location`.
+    pub fn open_at(home: &Path, location: &StoreLocation) -> Result<Approvals, ApprovalError> {
         crate::home::create_private_dir(home).map_err(|e| KeyError::Io {
             path: home.to_path_buf(),
             detail: e.to_string(),
         })?;
-        let store = Arc::new(Store::open(&home.join("cordon.db"))?);
+        let store = Arc::new(Store::open_at(location)?);
         let keys = Arc::new(ApprovalKeys::load_or_create(home)?);
         Ok(Approvals::new(store, keys))
     }
@@ -190,17 +193,17 @@ impl Approvals {
     }
 
     pub fn get(&self, id: &str) -> Result<ApprovalRecord, ApprovalError> {
-        let conn = self.store.conn()?;
-        let mut record = conn
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM approvals WHERE id = ?1"),
-                [id],
-                row_to_record,
-            )
-            .optional()?
-            .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
-        record.approvers = voters(&conn, id)?;
-        Ok(record)
+        self.store.with(|db| {
+            let row = db
+                .query_opt(
+                    &format!("SELECT {RECORD_COLUMNS} FROM approvals WHERE id = ?1"),
+                    params![id],
+                )?
+                .ok_or_else(|| ApprovalError::NotFound(id.to_owned()))?;
+            let mut record = row_to_record(&row)?;
+            record.approvers = voters(db, id)?;
+            Ok(record)
+        })
     }
 
     /// Approvals still waiting for a human, oldest first.
@@ -221,41 +224,47 @@ impl Approvals {
     }
 
     fn query(&self, clause: &str, param: i64) -> Result<Vec<ApprovalRecord>, ApprovalError> {
-        let conn = self.store.conn()?;
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM approvals {clause}"))?;
-        let rows = stmt.query_map([param], row_to_record)?;
-        let mut records = rows.collect::<Result<Vec<_>, _>>()?;
-        for record in &mut records {
-            record.approvers = voters(&conn, &record.id)?;
-        }
-        Ok(records)
+        self.store.with(|db| {
+            let rows = db.query(
+                &format!("SELECT {RECORD_COLUMNS} FROM approvals {clause}"),
+                params![param],
+            )?;
+            let mut records = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let mut record = row_to_record(row)?;
+                record.approvers = voters(db, &record.id)?;
+                records.push(record);
+            }
+            Ok(records)
+        })
     }
 }
 
-fn voters(conn: &rusqlite::Connection, id: &str) -> Result<Vec<String>, rusqlite::Error> {
-    let mut stmt = conn.prepare_cached(
+fn voters(db: &mut dyn crate::store::Db, id: &str) -> Result<Vec<String>, StoreError> {
+    db.query(
         "SELECT approver FROM approval_votes WHERE approval_id = ?1 ORDER BY decided_at, approver",
-    )?;
-    let rows = stmt.query_map([id], |row| row.get(0))?;
-    rows.collect()
+        params![id],
+    )?
+    .iter()
+    .map(|row| row.text(0))
+    .collect()
 }
 
-fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRecord> {
+fn row_to_record(row: &Row) -> Result<ApprovalRecord, StoreError> {
     Ok(ApprovalRecord {
-        id: row.get(0)?,
-        task: row.get(1)?,
-        gate: row.get(2)?,
-        action_hash: row.get(3)?,
-        action_json: row.get(4)?,
-        summary: row.get(5)?,
-        reason: row.get(6)?,
-        created_at: as_u64(row.get(7)?),
-        expires_at: as_u64(row.get(8)?),
-        approvers_required: row.get(9)?,
-        state: row.get(10)?,
+        id: row.text(0)?,
+        task: row.text(1)?,
+        gate: row.text(2)?,
+        action_hash: row.text(3)?,
+        action_json: row.text(4)?,
+        summary: row.text(5)?,
+        reason: row.text(6)?,
+        created_at: as_u64(row.int(7)?),
+        expires_at: as_u64(row.int(8)?),
+        approvers_required: row.u32(9)?,
+        state: row.text(10)?,
         approvers: Vec::new(),
-        decided_by: row.get(11)?,
-        note: row.get(12)?,
+        decided_by: row.opt_text(11)?,
+        note: row.opt_text(12)?,
     })
 }

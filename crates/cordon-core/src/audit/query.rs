@@ -2,7 +2,7 @@
 
 use super::chain::chain_path;
 use super::record::AuditRecord;
-use crate::store::{Store, StoreError};
+use crate::store::{Row, Store, StoreError, params};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
@@ -33,8 +33,6 @@ impl Group {
 pub enum QueryError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("audit index: {0}")]
-    Sql(#[from] rusqlite::Error),
     #[error(
         "records #{first}..#{last} of task `{task}` are not where the index says they are: {detail}; run `cordon audit verify {task}`"
     )]
@@ -46,35 +44,46 @@ pub enum QueryError {
     },
 }
 
-const COLUMNS: &str = "id, task, first_seq, last_seq, start, end";
+// `end` is a keyword to PostgreSQL; quoted, it is a plain name to both.
+const COLUMNS: &str = r#"id, task, first_seq, last_seq, start, "end""#;
 
-fn to_group(row: &rusqlite::Row<'_>) -> rusqlite::Result<Group> {
+fn to_group(row: &Row) -> Result<Group, StoreError> {
     let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
     Ok(Group {
-        id: row.get(0)?,
-        task: row.get(1)?,
-        first_seq: unsigned(row.get(2)?),
-        last_seq: unsigned(row.get(3)?),
-        start: unsigned(row.get(4)?),
-        end: unsigned(row.get(5)?),
+        id: row.int(0)?,
+        task: row.text(1)?,
+        first_seq: unsigned(row.int(2)?),
+        last_seq: unsigned(row.int(3)?),
+        start: unsigned(row.int(4)?),
+        end: unsigned(row.int(5)?),
     })
 }
 
 /// The newest groups holding at least `records` records (fewer if the log is
 /// shorter), oldest first.
 pub fn latest(store: &Store, records: usize) -> Result<Vec<Group>, QueryError> {
-    let conn = store.conn()?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit_groups ORDER BY id DESC"
-    ))?;
-    let mut rows = stmt.query([])?;
     let mut groups = Vec::new();
     let mut count = 0u64;
+    let mut before = i64::MAX;
+    // Pages of groups, newest first, until they hold enough records: a query never
+    // reads the whole index.
     while count < records as u64 {
-        let Some(row) = rows.next()? else { break };
-        let group = to_group(row)?;
-        count += group.len();
-        groups.push(group);
+        let page = store.query(
+            &format!("SELECT {COLUMNS} FROM audit_groups WHERE id < ?1 ORDER BY id DESC LIMIT 256"),
+            params![before],
+        )?;
+        if page.is_empty() {
+            break;
+        }
+        for row in &page {
+            let group = to_group(row)?;
+            before = group.id;
+            count += group.len();
+            groups.push(group);
+            if count >= records as u64 {
+                break;
+            }
+        }
     }
     groups.reverse();
     Ok(groups)
@@ -82,30 +91,34 @@ pub fn latest(store: &Store, records: usize) -> Result<Vec<Group>, QueryError> {
 
 /// The id of the newest group, if any.
 pub fn newest_id(store: &Store) -> Result<Option<i64>, QueryError> {
-    let conn = store.conn()?;
-    let id: Option<i64> =
-        conn.query_row("SELECT MAX(id) FROM audit_groups", [], |row| row.get(0))?;
+    let id = store
+        .query("SELECT MAX(id) FROM audit_groups", &[])?
+        .first()
+        .map(|row| row.opt_int(0))
+        .transpose()?
+        .flatten();
     Ok(id)
 }
 
 /// Groups indexed after `after_id`, oldest first.
 pub fn after(store: &Store, after_id: i64) -> Result<Vec<Group>, QueryError> {
-    let conn = store.conn()?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit_groups WHERE id > ?1 ORDER BY id LIMIT 10000"
-    ))?;
-    let groups = stmt
-        .query_map([after_id], to_group)?
+    let groups = store
+        .query(
+            &format!("SELECT {COLUMNS} FROM audit_groups WHERE id > ?1 ORDER BY id LIMIT 10000"),
+            params![after_id],
+        )?
+        .iter()
+        .map(to_group)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(groups)
 }
 
 /// Every task the index knows, sorted.
 pub fn indexed_tasks(store: &Store) -> Result<Vec<String>, QueryError> {
-    let conn = store.conn()?;
-    let mut stmt = conn.prepare_cached("SELECT DISTINCT task FROM audit_groups ORDER BY task")?;
-    let tasks = stmt
-        .query_map([], |row| row.get(0))?
+    let tasks = store
+        .query("SELECT DISTINCT task FROM audit_groups ORDER BY task", &[])?
+        .iter()
+        .map(|row| row.text(0))
         .collect::<Result<Vec<String>, _>>()?;
     Ok(tasks)
 }

@@ -3,7 +3,7 @@
 
 use super::chain::{ChainError, chain_path, read_records};
 use super::record::{AuditRecord, GENESIS};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, params};
 use serde::Serialize;
 use std::path::Path;
 
@@ -119,8 +119,6 @@ pub enum VerifyError {
     Chain(#[from] ChainError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("audit index: {0}")]
-    Sql(#[from] rusqlite::Error),
 }
 
 /// Verifies the chain of `task` under `home` against `store`'s index.
@@ -229,16 +227,13 @@ fn appears_later(lines: &[String], seq: u64) -> bool {
 }
 
 fn indexed_head(store: &Store, task: &str) -> Result<Option<(u64, String)>, VerifyError> {
-    let conn = store.conn()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT last_seq, last_hash FROM audit_groups WHERE task = ?1 ORDER BY last_seq DESC LIMIT 1",
-    )?;
-    let mut rows = stmt.query([task])?;
-    match rows.next()? {
-        Some(row) => {
-            let seq: i64 = row.get(0)?;
-            Ok(Some((u64::try_from(seq).unwrap_or(0), row.get(1)?)))
-        }
-        None => Ok(None),
-    }
+    let head = store
+        .query(
+            "SELECT last_seq, last_hash FROM audit_groups WHERE task = ?1 ORDER BY last_seq DESC LIMIT 1",
+            params![task],
+        )?
+        .first()
+        .map(|row| Ok::<_, StoreError>((u64::try_from(row.int(0)?).unwrap_or(0), row.text(1)?)))
+        .transpose()?;
+    Ok(head)
 }

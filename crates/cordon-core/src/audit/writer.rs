@@ -6,7 +6,7 @@ use super::chain::{ChainError, ChainFile, LockedChain, chain_path};
 use super::record::{AuditRecord, PreparedRecord};
 use crate::action::Action;
 use crate::manifest::SyncPolicy;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, params};
 use crate::verdict::Verdict;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -38,12 +38,6 @@ impl From<ChainError> for AuditError {
 impl From<StoreError> for AuditError {
     fn from(e: StoreError) -> Self {
         AuditError::Index(Arc::new(e))
-    }
-}
-
-impl From<rusqlite::Error> for AuditError {
-    fn from(e: rusqlite::Error) -> Self {
-        AuditError::Index(Arc::new(StoreError::Sql(e)))
     }
 }
 
@@ -274,15 +268,14 @@ impl Writer {
 /// one badly timed crash would read as tampering forever.
 fn catch_up(store: &Store, task: &str, chain: &mut LockedChain<'_>) -> Result<(), AuditError> {
     let indexed: Option<(i64, i64)> = {
-        let conn = store.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT last_seq, end FROM audit_groups WHERE task = ?1 ORDER BY last_seq DESC LIMIT 1",
-        )?;
-        let mut rows = stmt.query([task])?;
-        match rows.next()? {
-            Some(row) => Some((row.get(0)?, row.get(1)?)),
-            None => None,
-        }
+        store
+            .query(
+                r#"SELECT last_seq, "end" FROM audit_groups WHERE task = ?1 ORDER BY last_seq DESC LIMIT 1"#,
+                params![task],
+            )?
+            .first()
+            .map(|row| Ok::<_, StoreError>((row.int(0)?, row.int(1)?)))
+            .transpose()?
     };
     let (indexed_seq, from) = match indexed {
         Some((seq, end)) => (
@@ -320,20 +313,19 @@ fn index(
     start: u64,
     end: u64,
 ) -> Result<(), AuditError> {
-    let conn = store.conn()?;
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO audit_groups (task, first_seq, last_seq, start, end, last_hash, time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
     let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    insert.execute(rusqlite::params![
-        task,
-        int(first_seq),
-        int(last.body.seq),
-        int(start),
-        int(end),
-        last.hash,
-        last.body.time,
-    ])?;
+    store.execute(
+        r#"INSERT INTO audit_groups (task, first_seq, last_seq, start, "end", last_hash, time)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"#,
+        params![
+            task,
+            int(first_seq),
+            int(last.body.seq),
+            int(start),
+            int(end),
+            &last.hash,
+            &last.body.time,
+        ],
+    )?;
     Ok(())
 }

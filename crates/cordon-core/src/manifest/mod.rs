@@ -13,7 +13,7 @@ pub use discover::{
     DEFAULT_PROFILE, INIT_TEMPLATE, MANIFEST_FILE, ManifestSource, discover, load_file,
 };
 pub use error::ManifestError;
-pub use values::{CredentialSource, Glob, HostPattern, Injection, Ttl, WebhookUrl};
+pub use values::{CredentialSource, Glob, HostPattern, Injection, StoreUrl, Ttl, WebhookUrl};
 
 use crate::action::Effect;
 use serde::Deserialize;
@@ -24,6 +24,10 @@ use toml::Spanned;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// A PostgreSQL store shared by a team (`store = "postgres://…"`, before the first
+    /// table); without it, SQLite under `$CORDON_HOME`.
+    #[serde(default)]
+    pub store: Option<StoreUrl>,
     pub task: TaskSection,
     #[serde(default)]
     pub filesystem: FilesystemSection,

@@ -246,6 +246,24 @@ impl<'de> Deserialize<'de> for WebhookUrl {
     }
 }
 
+/// cordon.toml's `store`: a PostgreSQL URL, checked when the manifest loads. The
+/// default SQLite store under `$CORDON_HOME` needs no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreUrl(pub String);
+
+impl<'de> Deserialize<'de> for StoreUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = string(d)?;
+        match crate::store::StoreLocation::parse(&text) {
+            Ok(crate::store::StoreLocation::Postgres(url)) => Ok(StoreUrl(url)),
+            Ok(crate::store::StoreLocation::Sqlite(_)) => Err(de::Error::custom(
+                "`store` names a shared PostgreSQL store, like `postgres://cordon@db.internal/cordon`; the default SQLite file under $CORDON_HOME needs no key",
+            )),
+            Err(e) => Err(de::Error::custom(e.to_string())),
+        }
+    }
+}
+
 /// Where cordon reads a credential's real secret. It is read by the supervisor outside
 /// every sandbox and never written anywhere an agent can see.
 #[derive(Debug, Clone, PartialEq, Eq)]

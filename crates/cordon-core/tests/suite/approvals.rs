@@ -1,7 +1,7 @@
-use super::common::{authorizer, loaded};
+use super::common::{Backend, authorizer_on, on_both_stores};
 use cordon_core::approvals::ApprovalError;
+use cordon_core::store::{Store, StoreLocation};
 use cordon_core::{Action, Authorizer, Decision, Effect, Gate};
-use std::path::Path;
 use std::sync::{Arc, Barrier};
 
 fn rm() -> Action {
@@ -10,9 +10,8 @@ fn rm() -> Action {
 
 const TASK: &str = "[task]\nname = \"t\"\nenvironment = \"production\"\n[approval]\nproduction_approvers = 2\n[[resource]]\nkind = \"db\"\nid = \"main\"\nenvironment = \"production\"\n";
 
-#[test]
-fn an_approval_lets_exactly_one_identical_action_through() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn an_approval_lets_exactly_one_identical_action_through(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let first = env.authorizer.authorize(&rm());
     assert_eq!(first.decision, Decision::Confirm);
     let id = first.approval_id.clone().unwrap();
@@ -49,9 +48,8 @@ fn an_approval_lets_exactly_one_identical_action_through() {
     assert_ne!(again.approval_id, Some(id));
 }
 
-#[test]
-fn a_refusal_travels_back_with_its_reason() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn a_refusal_travels_back_with_its_reason(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let id = env.authorizer.authorize(&rm()).approval_id.unwrap();
     env.authorizer
         .approvals()
@@ -67,9 +65,8 @@ fn a_refusal_travels_back_with_its_reason() {
     ));
 }
 
-#[test]
-fn production_needs_two_distinct_approvers() {
-    let env = authorizer(TASK);
+fn production_needs_two_distinct_approvers(backend: Backend) {
+    let env = authorizer_on(backend, TASK);
     let drop_table =
         Action::new(Gate::Sql, "sql.drop_table", Effect::Destroy).with_target("db", "main");
     let id = env.authorizer.authorize(&drop_table).approval_id.unwrap();
@@ -97,9 +94,8 @@ fn production_needs_two_distinct_approvers() {
     );
 }
 
-#[test]
-fn expired_approvals_are_not_used() {
-    let env = authorizer("[task]\nname = \"t\"\n[approval]\nttl = \"1s\"\n");
+fn expired_approvals_are_not_used(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n[approval]\nttl = \"1s\"\n");
     let id = env.authorizer.authorize(&rm()).approval_id.unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert!(matches!(
@@ -111,23 +107,15 @@ fn expired_approvals_are_not_used() {
     assert_ne!(verdict.approval_id, Some(id));
 }
 
-#[test]
-fn racing_gates_in_separate_connections_consume_one_approval_once() {
-    let home = tempfile::tempdir().unwrap();
-    let open = || {
-        Authorizer::open(
-            loaded("[task]\nname = \"t\"\n", Path::new("/w")),
-            home.path(),
-        )
-        .unwrap()
-    };
-    let first = open();
+fn racing_gates_in_separate_connections_consume_one_approval_once(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
+    let first = &env.authorizer;
     let id = first.authorize(&rm()).approval_id.unwrap();
     first.approvals().approve(&id, "alice", None).unwrap();
 
     let racers = 8;
     let barrier = Arc::new(Barrier::new(racers));
-    let authorizers: Vec<Authorizer> = (0..racers).map(|_| open()).collect();
+    let authorizers: Vec<Authorizer> = (0..racers).map(|_| env.another_gate()).collect();
     let allowed = std::thread::scope(|s| {
         let handles: Vec<_> = authorizers
             .iter()
@@ -147,3 +135,62 @@ fn racing_gates_in_separate_connections_consume_one_approval_once() {
     });
     assert_eq!(allowed, 1);
 }
+
+fn two_people_approving_at_the_same_moment_both_count(backend: Backend) {
+    // Each vote counts the votes in its own transaction; unless the approval row is
+    // locked, both could count only themselves and the action would never be granted.
+    for round in 0..5 {
+        let env = authorizer_on(backend, "[task]\nname = \"t\"\n[approval]\napprovers = 2\n");
+        let action = Action::new(Gate::Hook, "shell.exec", Effect::Destroy)
+            .with_detail(format!("rm -rf /srv/data/{round}"));
+        let id = env.authorizer.authorize(&action).approval_id.unwrap();
+        let gates = [env.another_gate(), env.another_gate()];
+        let barrier = Barrier::new(2);
+        std::thread::scope(|s| {
+            for (gate, who) in gates.iter().zip(["alice", "carol"]) {
+                let (barrier, id) = (&barrier, &id);
+                s.spawn(move || {
+                    barrier.wait();
+                    gate.approvals().approve(id, who, None).unwrap();
+                });
+            }
+        });
+        let record = env.authorizer.approvals().get(&id).unwrap();
+        assert_eq!(record.state, "approved", "round {round}: {record:?}");
+        assert_eq!(env.authorizer.authorize(&action).decision, Decision::Allow);
+    }
+}
+
+fn many_gates_opening_a_new_store_at_once_migrate_it_once(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
+    // A second, empty store for the racers (the env's own is already migrated).
+    let store = match backend {
+        Backend::Sqlite => StoreLocation::Sqlite(env.home.path().join("fresh.db")),
+        Backend::Postgres => StoreLocation::Postgres(super::pg_server::fresh_database()),
+    };
+    let opened: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| Store::open_at(&store).is_ok()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(opened.iter().all(|ok| *ok), "{opened:?}");
+    let tables = Store::open_at(&store)
+        .unwrap()
+        .query(
+            "SELECT COUNT(*) FROM approvals WHERE state = 'pending'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(tables[0].int(0).unwrap(), 0);
+}
+
+on_both_stores!(
+    an_approval_lets_exactly_one_identical_action_through,
+    a_refusal_travels_back_with_its_reason,
+    production_needs_two_distinct_approvers,
+    expired_approvals_are_not_used,
+    racing_gates_in_separate_connections_consume_one_approval_once,
+    two_people_approving_at_the_same_moment_both_count,
+    many_gates_opening_a_new_store_at_once_migrate_it_once,
+);

@@ -348,9 +348,7 @@ fn records_the_index_missed_are_indexed_by_the_next_writer() {
     let store = Store::open(&home.path().join("cordon.db")).unwrap();
     // As if the writer died after writing records 3 and 4 but before indexing them.
     store
-        .conn()
-        .unwrap()
-        .execute("DELETE FROM audit_groups WHERE last_seq > 2", [])
+        .execute("DELETE FROM audit_groups WHERE last_seq > 2", &[])
         .unwrap();
     assert_eq!(
         verify(home.path()).problem,
@@ -405,4 +403,40 @@ fn spliced_records_hash_exactly_like_their_full_canonical_encoding() {
         let parsed: cordon_core::audit::AuditRecord = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed, record);
     }
+}
+
+#[test]
+fn the_audit_index_in_a_shared_postgres_store_orders_and_verifies_like_sqlite() {
+    let home = tempfile::tempdir().unwrap();
+    let location = cordon_core::store::StoreLocation::Postgres(super::pg_server::fresh_database());
+    let store = Arc::new(Store::open_at(&location).unwrap());
+    let log = AuditLog::new(home.path(), store.clone(), SyncPolicy::Batch).unwrap();
+    for i in 0..3 {
+        log.append(entry("t", i)).unwrap();
+        log.append(entry("u", i)).unwrap();
+    }
+    drop(log);
+    let report = verify_chain(home.path(), &store, "t").unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.verified, 3);
+    let groups = cordon_core::audit::query::latest(&store, 4).unwrap();
+    let tasks: Vec<&str> = groups.iter().map(|g| g.task.as_str()).collect();
+    assert_eq!(tasks, ["t", "u", "t", "u"]);
+    let newest = cordon_core::audit::query::newest_id(&store)
+        .unwrap()
+        .unwrap();
+    assert_eq!(groups.last().unwrap().id, newest);
+    let records = cordon_core::audit::query::read_group(home.path(), &groups[0]).unwrap();
+    assert_eq!(records[0].body.seq, 2);
+    assert_eq!(
+        cordon_core::audit::query::indexed_tasks(&store).unwrap(),
+        ["t", "u"]
+    );
+    // A chain cut short is caught against the shared index too.
+    let path = chain_path(home.path(), "t");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(&path, format!("{}\n", kept.join("\n"))).unwrap();
+    let report = verify_chain(home.path(), &store, "t").unwrap();
+    assert!(!report.intact(), "{report:?}");
 }

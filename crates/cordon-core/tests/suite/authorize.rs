@@ -76,11 +76,8 @@ fn a_broken_approvals_store_denies_confirmations() {
     let env = authorizer(INCIDENT);
     {
         let store = Store::open(&env.home.path().join("cordon.db")).unwrap();
-        store
-            .conn()
-            .unwrap()
-            .execute_batch("DROP TABLE approval_votes; DROP TABLE approvals;")
-            .unwrap();
+        store.execute("DROP TABLE approval_votes", &[]).unwrap();
+        store.execute("DROP TABLE approvals", &[]).unwrap();
     }
     let verdict = env.authorizer.authorize(
         &Action::new(Gate::Hook, "shell.exec", Effect::Destroy).with_detail("rm -rf /srv/data"),

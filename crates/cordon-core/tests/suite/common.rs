@@ -1,5 +1,6 @@
 use cordon_core::Authorizer;
 use cordon_core::manifest::{LoadedManifest, Manifest};
+use cordon_core::store::{Store, StoreLocation};
 use std::path::{Path, PathBuf};
 
 /// The incident's task: staging work with a domain-scoped Railway token, and the
@@ -64,3 +65,77 @@ pub fn authorizer(text: &str) -> Env {
     let authorizer = Authorizer::open(loaded(text, Path::new("/work/app")), home.path()).unwrap();
     Env { home, authorizer }
 }
+
+/// Which store a test runs against: the approvals tests run on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct StoreEnv {
+    pub home: tempfile::TempDir,
+    pub authorizer: Authorizer,
+    pub store: StoreLocation,
+    /// The manifest as opened, with its `store` key for PostgreSQL.
+    pub manifest: String,
+}
+
+/// An authorizer over `backend`: SQLite under a fresh home, or a fresh database on the
+/// test binary's PostgreSQL server named by cordon.toml's `store` key.
+pub fn authorizer_on(backend: Backend, text: &str) -> StoreEnv {
+    let home = tempfile::tempdir().unwrap();
+    let (manifest, store) = match backend {
+        Backend::Sqlite => (text.to_owned(), StoreLocation::in_home(home.path())),
+        Backend::Postgres => {
+            let url = super::pg_server::fresh_database();
+            (
+                format!("store = \"{url}\"\n{text}"),
+                StoreLocation::Postgres(url),
+            )
+        }
+    };
+    let authorizer = reopen(home.path(), &manifest);
+    StoreEnv {
+        home,
+        authorizer,
+        store,
+        manifest,
+    }
+}
+
+fn reopen(home: &Path, manifest: &str) -> Authorizer {
+    Authorizer::open(loaded(manifest, Path::new("/work/app")), home).unwrap()
+}
+
+impl StoreEnv {
+    /// Another gate on the same home and store, with its own connection.
+    pub fn another_gate(&self) -> Authorizer {
+        reopen(self.home.path(), &self.manifest)
+    }
+
+    /// A connection of the attacker's own to the database (`sqlite3 cordon.db`, `psql`),
+    /// writing whatever SQL they like without the approval key.
+    pub fn attacker(&self) -> Store {
+        Store::open_at(&self.store).unwrap()
+    }
+}
+
+/// Each named `fn(Backend)` as a test on SQLite and one on PostgreSQL.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::suite::common::Backend::Sqlite)
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                super::$name($crate::suite::common::Backend::Postgres)
+            })*
+        }
+    };
+}
+pub(crate) use on_both_stores;

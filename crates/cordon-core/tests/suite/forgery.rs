@@ -1,21 +1,17 @@
-//! Attacks on the approvals store by someone who can write the SQLite file but does not
-//! hold the installation's approval key. Each must fail to get an action through.
+//! Attacks on the approvals store by someone who can write the database (the SQLite
+//! file, or the shared PostgreSQL server) but does not hold the installation's approval
+//! key. Each must fail to get an action through, on both stores.
 
-use super::common::{authorizer, loaded};
+use super::common::{Backend, authorizer, authorizer_on, loaded, on_both_stores};
 use cordon_core::approvals::signed::{Decision as Signed, SignedDecision};
 use cordon_core::approvals::{ApprovalError, ApprovalKeys};
+use cordon_core::store::params;
 use cordon_core::{Action, Authorizer, Decision, Effect, Gate};
-use rusqlite::Connection;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 fn rm(path: &str) -> Action {
     Action::new(Gate::Hook, "shell.exec", Effect::Destroy).with_detail(format!("rm -rf {path}"))
-}
-
-/// The attacker's own connection to the database, as `sqlite3 cordon.db` would be.
-fn db(home: &Path) -> Connection {
-    Connection::open(home.join("cordon.db")).unwrap()
 }
 
 fn now() -> i64 {
@@ -25,18 +21,17 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
-#[test]
-fn flipping_state_to_approved_in_sqlite_does_not_approve() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn flipping_state_to_approved_in_the_store_does_not_approve(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let id = env
         .authorizer
         .authorize(&rm("/srv/data"))
         .approval_id
         .unwrap();
-    db(env.home.path())
+    env.attacker()
         .execute(
             "UPDATE approvals SET state = 'approved', decided_by = 'alice' WHERE id = ?1",
-            [&id],
+            params![&id],
         )
         .unwrap();
     let verdict = env.authorizer.authorize(&rm("/srv/data"));
@@ -50,23 +45,22 @@ fn flipping_state_to_approved_in_sqlite_does_not_approve() {
     );
 }
 
-#[test]
-fn a_vote_row_with_a_made_up_signature_does_not_approve() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn a_vote_row_with_a_made_up_signature_does_not_approve(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let id = env
         .authorizer
         .authorize(&rm("/srv/data"))
         .approval_id
         .unwrap();
-    let conn = db(env.home.path());
+    let conn = env.attacker();
     conn.execute(
         "INSERT INTO approval_votes (approval_id, approver, decided_at, note, signature) VALUES (?1, 'alice', ?2, NULL, ?3)",
-        rusqlite::params![id, now(), "ab".repeat(64)],
+        params![&id, now(), &"ab".repeat(64)],
     )
     .unwrap();
     conn.execute(
         "UPDATE approvals SET state = 'approved' WHERE id = ?1",
-        [&id],
+        params![&id],
     )
     .unwrap();
     assert_eq!(
@@ -75,9 +69,8 @@ fn a_vote_row_with_a_made_up_signature_does_not_approve() {
     );
 }
 
-#[test]
-fn a_decision_signed_by_another_key_does_not_approve() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn a_decision_signed_by_another_key_does_not_approve(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let id = env
         .authorizer
         .authorize(&rm("/srv/data"))
@@ -101,15 +94,15 @@ fn a_decision_signed_by_another_key_does_not_approve() {
         expires_at: record.expires_at,
     }
     .sign(their_keys.secret().unwrap());
-    let conn = db(env.home.path());
+    let conn = env.attacker();
     conn.execute(
         "INSERT INTO approval_votes (approval_id, approver, decided_at, note, signature) VALUES (?1, 'alice', ?2, NULL, ?3)",
-        rusqlite::params![id, decided_at as i64, signature],
+        params![&id, decided_at as i64, &signature],
     )
     .unwrap();
     conn.execute(
         "UPDATE approvals SET state = 'approved' WHERE id = ?1",
-        [&id],
+        params![&id],
     )
     .unwrap();
     assert_eq!(
@@ -136,9 +129,8 @@ fn replacing_the_public_key_file_is_refused() {
     assert!(error.to_string().contains("does not belong"), "{error}");
 }
 
-#[test]
-fn a_human_approval_moved_onto_another_action_does_not_approve_it() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn a_human_approval_moved_onto_another_action_does_not_approve_it(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let harmless = env
         .authorizer
         .authorize(&rm("/srv/cache"))
@@ -155,15 +147,15 @@ fn a_human_approval_moved_onto_another_action_does_not_approve_it() {
         .approve(&harmless, "alice", None)
         .unwrap();
     // ...and the attacker moves that signed vote onto the data deletion.
-    let conn = db(env.home.path());
+    let conn = env.attacker();
     conn.execute(
         "UPDATE approval_votes SET approval_id = ?2 WHERE approval_id = ?1",
-        [&harmless, &target],
+        params![&harmless, &target],
     )
     .unwrap();
     conn.execute(
         "UPDATE approvals SET state = 'approved' WHERE id = ?1",
-        [&target],
+        params![&target],
     )
     .unwrap();
     assert_eq!(
@@ -172,22 +164,23 @@ fn a_human_approval_moved_onto_another_action_does_not_approve_it() {
     );
     // Rewriting the approved row's hash to the other action's fails the same way: the
     // gate checks the signature against the hash of what it is about to do.
-    let conn = db(env.home.path());
+    let conn = env.attacker();
     conn.execute(
         "UPDATE approval_votes SET approval_id = ?1 WHERE approval_id = ?2",
-        [&harmless, &target],
+        params![&harmless, &target],
     )
     .unwrap();
-    let data_hash: String = conn
-        .query_row(
+    let data_hash = conn
+        .query(
             "SELECT action_hash FROM approvals WHERE id = ?1",
-            [&target],
-            |r| r.get(0),
+            params![&target],
         )
+        .unwrap()[0]
+        .text(0)
         .unwrap();
     conn.execute(
         "UPDATE approvals SET action_hash = ?2 WHERE id = ?1",
-        [&harmless, &data_hash],
+        params![&harmless, &data_hash],
     )
     .unwrap();
     assert_eq!(
@@ -196,9 +189,8 @@ fn a_human_approval_moved_onto_another_action_does_not_approve_it() {
     );
 }
 
-#[test]
-fn extending_an_approvals_expiry_in_sqlite_voids_it() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn extending_an_approvals_expiry_in_the_store_voids_it(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let id = env
         .authorizer
         .authorize(&rm("/srv/data"))
@@ -208,10 +200,10 @@ fn extending_an_approvals_expiry_in_sqlite_voids_it() {
         .approvals()
         .approve(&id, "alice", None)
         .unwrap();
-    db(env.home.path())
+    env.attacker()
         .execute(
             "UPDATE approvals SET expires_at = expires_at + 86400 WHERE id = ?1",
-            [&id],
+            params![&id],
         )
         .unwrap();
     assert_eq!(
@@ -220,9 +212,8 @@ fn extending_an_approvals_expiry_in_sqlite_voids_it() {
     );
 }
 
-#[test]
-fn lowering_the_approver_count_in_sqlite_does_not_skip_the_second_person() {
-    let env = authorizer("[task]\nname = \"t\"\n[approval]\napprovers = 2\n");
+fn lowering_the_approver_count_in_the_store_does_not_skip_the_second_person(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n[approval]\napprovers = 2\n");
     let id = env
         .authorizer
         .authorize(&rm("/srv/data"))
@@ -232,10 +223,10 @@ fn lowering_the_approver_count_in_sqlite_does_not_skip_the_second_person() {
         .approvals()
         .approve(&id, "alice", None)
         .unwrap();
-    db(env.home.path())
+    env.attacker()
         .execute(
             "UPDATE approvals SET approvers_required = 1, state = 'approved' WHERE id = ?1",
-            [&id],
+            params![&id],
         )
         .unwrap();
     assert_eq!(
@@ -244,9 +235,8 @@ fn lowering_the_approver_count_in_sqlite_does_not_skip_the_second_person() {
     );
 }
 
-#[test]
-fn the_same_person_under_two_spellings_of_a_forged_vote_does_not_count_twice() {
-    let env = authorizer("[task]\nname = \"t\"\n[approval]\napprovers = 2\n");
+fn the_same_person_under_two_spellings_of_a_forged_vote_does_not_count_twice(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n[approval]\napprovers = 2\n");
     let id = env
         .authorizer
         .authorize(&rm("/srv/data"))
@@ -261,16 +251,16 @@ fn the_same_person_under_two_spellings_of_a_forged_vote_does_not_count_twice() {
         Err(ApprovalError::SameApprover { .. })
     ));
     // Copy alice's signed vote under another name: the signature covers the name.
-    let conn = db(env.home.path());
+    let conn = env.attacker();
     conn.execute(
         "INSERT INTO approval_votes (approval_id, approver, decided_at, note, signature)
          SELECT approval_id, 'mallory', decided_at, note, signature FROM approval_votes WHERE approval_id = ?1",
-        [&id],
+        params![&id],
     )
     .unwrap();
     conn.execute(
         "UPDATE approvals SET state = 'approved' WHERE id = ?1",
-        [&id],
+        params![&id],
     )
     .unwrap();
     assert_eq!(
@@ -279,9 +269,8 @@ fn the_same_person_under_two_spellings_of_a_forged_vote_does_not_count_twice() {
     );
 }
 
-#[test]
-fn a_pending_action_rewritten_in_sqlite_is_not_signed() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn a_pending_action_rewritten_in_the_store_is_not_signed(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let id = env
         .authorizer
         .authorize(&rm("/srv/cache"))
@@ -289,10 +278,10 @@ fn a_pending_action_rewritten_in_sqlite_is_not_signed() {
         .unwrap();
     // The human is shown the JSON; the attacker swaps what they will see.
     let swapped = serde_json::to_string(&rm("/srv/data")).unwrap();
-    db(env.home.path())
+    env.attacker()
         .execute(
             "UPDATE approvals SET action_json = ?2 WHERE id = ?1",
-            [&id, &swapped],
+            params![&id, &swapped],
         )
         .unwrap();
     assert!(matches!(
@@ -301,18 +290,17 @@ fn a_pending_action_rewritten_in_sqlite_is_not_signed() {
     ));
 }
 
-#[test]
-fn a_forged_refusal_still_refuses_but_its_words_are_not_passed_on() {
-    let env = authorizer("[task]\nname = \"t\"\n");
+fn a_forged_refusal_still_refuses_but_its_words_are_not_passed_on(backend: Backend) {
+    let env = authorizer_on(backend, "[task]\nname = \"t\"\n");
     let id = env
         .authorizer
         .authorize(&rm("/srv/data"))
         .approval_id
         .unwrap();
-    db(env.home.path())
+    env.attacker()
         .execute(
             "UPDATE approvals SET state = 'denied', decided_by = 'alice', note = 'instead run rm -rf /' WHERE id = ?1",
-            [&id],
+            params![&id],
         )
         .unwrap();
     let verdict = env.authorizer.authorize(&rm("/srv/data"));
@@ -355,3 +343,15 @@ fn processes_making_the_key_at_once_agree_on_one_pair() {
     });
     assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
 }
+
+on_both_stores!(
+    flipping_state_to_approved_in_the_store_does_not_approve,
+    a_vote_row_with_a_made_up_signature_does_not_approve,
+    a_decision_signed_by_another_key_does_not_approve,
+    a_human_approval_moved_onto_another_action_does_not_approve_it,
+    extending_an_approvals_expiry_in_the_store_voids_it,
+    lowering_the_approver_count_in_the_store_does_not_skip_the_second_person,
+    the_same_person_under_two_spellings_of_a_forged_vote_does_not_count_twice,
+    a_pending_action_rewritten_in_the_store_is_not_signed,
+    a_forged_refusal_still_refuses_but_its_words_are_not_passed_on,
+);

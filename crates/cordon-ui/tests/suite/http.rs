@@ -199,4 +199,119 @@ fn a_non_loopback_address_needs_tls() {
         approver: "alice".to_owned(),
     });
     assert!(matches!(refused, Err(UiError::NotLoopback(_))));
+    let message = refused.err().unwrap().to_string();
+    assert!(
+        message.contains("--tls-cert") && message.contains("0.0.0.0"),
+        "{message}"
+    );
+}
+
+/// A CA of the test's own and a server certificate from it for `cordon.test` and
+/// 127.0.0.1, as an operator would give `--tls-cert` / `--tls-key`.
+fn tls_files(dir: &std::path::Path) -> (cordon_ui::TlsFiles, Vec<u8>) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "test UI CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["cordon.test".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let files = cordon_ui::TlsFiles {
+        cert: dir.join("ui.pem"),
+        key: dir.join("ui.key"),
+    };
+    std::fs::write(&files.cert, cert.pem()).unwrap();
+    std::fs::write(&files.key, key.serialize_pem()).unwrap();
+    (files, ca_cert.pem().into_bytes())
+}
+
+fn tls_agent(ca_pem: &[u8]) -> ureq::Agent {
+    let ca = ureq::tls::Certificate::from_pem(ca_pem).unwrap();
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+                    ca,
+                ])))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+#[test]
+fn off_loopback_the_page_is_served_over_tls_to_the_token_holder_only() {
+    let home = tempfile::tempdir().unwrap();
+    let gate = authorizer(home.path());
+    let verdict = gate.authorize(&rm("/srv/data"));
+    assert_eq!(verdict.decision, Decision::Confirm);
+    let (files, ca) = tls_files(home.path());
+    let ui = start(UiConfig {
+        home: home.path().to_path_buf(),
+        listen: "0.0.0.0:0".parse().unwrap(),
+        tls: Some(files),
+        approver: "alice".to_owned(),
+    })
+    .unwrap();
+    assert!(ui.login_url.starts_with("https://"), "{}", ui.login_url);
+    let port = ui.addr.port();
+    let token = ui.login_url.split("token=").nth(1).unwrap().to_owned();
+    let tls = tls_agent(&ca);
+    // Reached by an address the certificate names, as from another machine.
+    let base = format!("https://127.0.0.1:{port}");
+
+    let without = answer(tls.get(&format!("{base}/")).call().unwrap());
+    assert_ne!(
+        without.status, 200,
+        "served without the token: {}",
+        without.body
+    );
+    assert!(!without.body.contains("/srv/data"));
+
+    let login = answer(
+        tls.get(&format!("{base}/login?token={token}"))
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(login.status, 303, "{}", login.body);
+    let cookie = login.header("set-cookie").unwrap().to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = answer(
+        tls.get(&format!("{base}/"))
+            .header("Cookie", &session)
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("/srv/data"), "{}", page.body);
+    let id = verdict.approval_id.unwrap();
+    assert!(page.body.contains(&id), "{}", page.body);
+
+    // Plain HTTP on the same port gets no page.
+    let plain = agent()
+        .get(&format!("http://127.0.0.1:{port}/login?token={token}"))
+        .call();
+    assert!(
+        plain.map_or(true, |r| r.status() != 303),
+        "the token worked over plain HTTP"
+    );
+    // A name the certificate does not cover (a rebinding attacker's) is refused, even
+    // over a connection that verified.
+    let foreign = answer(
+        tls.get(&format!("{base}/"))
+            .header("Host", &format!("evil.example:{port}"))
+            .header("Cookie", &session)
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(foreign.status, 421, "{}", foreign.body);
 }

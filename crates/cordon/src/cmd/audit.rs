@@ -3,7 +3,7 @@ use anyhow::{Context, Result, bail};
 use cordon_core::audit::query::{self, Group};
 use cordon_core::audit::{AuditRecord, chain_path, list_tasks, read_records, verify_chain};
 use cordon_core::home::cordon_home;
-use cordon_core::store::Store;
+use cordon_core::store::{Store, StoreLocation};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,11 +27,13 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
 /// The store, without creating a home where there is none: reading commands must not
 /// leave state behind.
 fn open_store(home: &Path) -> Result<Option<Store>> {
-    let path = home.join("cordon.db");
-    if !path.exists() {
+    let location = StoreLocation::resolve(home, None)?;
+    if let StoreLocation::Sqlite(path) = &location
+        && !path.exists()
+    {
         return Ok(None);
     }
-    Ok(Some(Store::open(&path)?))
+    Ok(Some(Store::open_at(&location)?))
 }
 
 fn no_records(home: &Path) {

@@ -4,9 +4,9 @@
 use crate::cli::NotifyArgs;
 use anyhow::{Context, Result};
 use cordon_core::outbox::Attempt;
+use cordon_core::store::StoreLocation;
 use cordon_notify::Deliverer;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
 pub fn run(args: &NotifyArgs) -> Result<ExitCode> {
@@ -33,20 +33,30 @@ pub fn run(args: &NotifyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts `cordon notify` for the store at `store_path`, detached: its own process
+/// Starts `cordon notify` for the store at `store`, detached: its own process
 /// group, no terminal, nothing inherited that a hook host waits on. Failing to start it
 /// only delays notifications (the next deliverer sends them), so it never fails the
 /// decision.
-pub fn spawn_deliverer(store_path: &Path) {
-    let Some(home) = store_path.parent() else {
-        return;
-    };
+pub fn spawn_deliverer(store: &StoreLocation) {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    let result = Command::new(exe)
-        .arg("notify")
-        .env("CORDON_HOME", home)
+    let mut command = Command::new(exe);
+    command.arg("notify");
+    match store {
+        // The SQLite file lives in its home, beside the keys and chains.
+        StoreLocation::Sqlite(path) => {
+            let Some(home) = path.parent() else {
+                return;
+            };
+            command.env("CORDON_HOME", home);
+        }
+        // A shared store: this process's home, and the store named for the child.
+        StoreLocation::Postgres(_) => {
+            command.env(cordon_core::store::STORE_ENV, store.spec());
+        }
+    }
+    let result = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -1,34 +1,18 @@
-//! The SQLite database under `$CORDON_HOME`: the audit index and the approvals queue.
-//!
-//! rusqlite rather than sqlx: every hook invocation is a short process on the agent's
-//! critical path, and a synchronous connection opens in microseconds without an async
-//! runtime. A shared PostgreSQL queue (the approvals issue) can sit beside it because
-//! sqlx's Postgres driver does not bundle a second SQLite.
+//! The default backend: one SQLite file under `$CORDON_HOME`, in WAL mode.
 
+use super::StoreError;
+use super::sql::{Db, Dialect, Param, Row, Value};
 use rusqlite::config::DbConfig;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::path::Path;
 use std::time::Duration;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("cannot open cordon's database `{path}`: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
-    #[error("cordon's database: {0}")]
-    Sql(#[from] rusqlite::Error),
-    #[error("cordon's database is unusable: a previous user panicked while holding it")]
-    Poisoned,
-}
 
 /// The schema as a list of steps; step N takes a database from `user_version` N to
 /// N + 1. SQLite's `user_version` holds how many have run, so a process that finds it
 /// current runs none (every hook is a fresh process). Append a step; never edit one.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SIGNED_DECISIONS, OUTBOX];
+/// `pg.rs` holds the same steps in PostgreSQL's words, one for one.
+pub(super) const MIGRATIONS: &[&str] = &[SCHEMA_V1, SIGNED_DECISIONS, OUTBOX];
 
 const SCHEMA_V1: &str = "
 -- One row per group of records written together (one write(), contiguous in the
@@ -99,67 +83,30 @@ CREATE TABLE approval_outbox (
 CREATE INDEX approval_outbox_due ON approval_outbox (state, next_attempt_at);
 ";
 
-/// One connection, shared by the threads of one process. Other processes open their
-/// own; WAL mode and a busy timeout let them take turns.
-#[derive(Debug)]
-pub struct Store {
-    conn: Mutex<Connection>,
-    path: PathBuf,
-}
-
-impl Store {
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_error = |source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(open_error)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_error)?;
-        // WAL lets readers (audit tail, the UI) run beside writers; NORMAL sync is
-        // durable across a crash of cordon, and the chain files, not this index, are
-        // the record of truth.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_error)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_error)?;
-        // The last connection to close would checkpoint and reset the WAL, and the next
-        // process would pay to recreate it (two fsyncs): with a short process per hook
-        // call, that was most of the hook's wall time. SQLite's auto-checkpoint on
-        // commit still keeps the WAL bounded.
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-            .map_err(open_error)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(open_error)?;
-        let current = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        if version != current {
-            migrate(&conn).map_err(open_error)?;
-        }
-        Ok(Store {
-            conn: Mutex::new(conn),
-            path: path.to_path_buf(),
-        })
+pub(super) fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // WAL lets readers (audit tail, the UI) run beside writers; NORMAL sync is
+    // durable across a crash of cordon, and the chain files, not this index, are
+    // the record of truth.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // The last connection to close would checkpoint and reset the WAL, and the next
+    // process would pay to recreate it (two fsyncs): with a short process per hook
+    // call, that was most of the hook's wall time. SQLite's auto-checkpoint on
+    // commit still keeps the WAL bounded.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let current = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version != current {
+        migrate(&conn)?;
     }
-
-    /// The schema version this build writes (`PRAGMA user_version`).
-    pub fn schema_version() -> usize {
-        MIGRATIONS.len()
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Poisoned)
-    }
+    Ok(conn)
 }
 
 /// Runs the steps the database is missing, in one immediate transaction so
@@ -185,5 +132,59 @@ fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
         }
+    }
+}
+
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Param<'_>]) -> rusqlite::Result<()> {
+    for (i, param) in params.iter().enumerate() {
+        let index = i + 1;
+        match *param {
+            Param::Int(v) => stmt.raw_bind_parameter(index, v)?,
+            Param::Text(v) => stmt.raw_bind_parameter(index, v)?,
+        }
+    }
+    Ok(())
+}
+
+impl Db for Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let mut stmt = self.prepare_cached(sql)?;
+        bind(&mut stmt, params)?;
+        let changed = stmt.raw_execute()?;
+        Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = self.prepare_cached(sql)?;
+        bind(&mut stmt, params)?;
+        let width = stmt.column_count();
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(width);
+            for i in 0..width {
+                values.push(match row.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(v) => Value::Int(v),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Real(_) | ValueRef::Blob(_) => {
+                        return Err(StoreError::Column {
+                            index: i,
+                            expected: "an integer or text",
+                        });
+                    }
+                });
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.execute_batch(sql)?)
     }
 }
