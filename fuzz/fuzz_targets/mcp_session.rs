@@ -9,7 +9,7 @@ use cordon_core::manifest::{LoadedManifest, Manifest};
 use cordon_mcp::frame::{Frame, read_frame};
 use cordon_mcp::{Options, Out, PolicyOnly, Session, UnknownTool};
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 const MANIFEST: &str = r#"
@@ -23,18 +23,22 @@ sql = { classify = "sql" }
 path = { within = "workspace" }
 "#;
 
-fn judge() -> &'static PolicyOnly {
-    static JUDGE: OnceLock<PolicyOnly> = OnceLock::new();
-    JUDGE.get_or_init(|| {
-        let manifest = Manifest::parse(MANIFEST, "cordon.toml").expect("the fuzz manifest parses");
-        PolicyOnly::new(LoadedManifest {
-            manifest,
-            path: None,
-            base_dir: "/work/app".into(),
-            extra_policies: Vec::new(),
+fn judge() -> Arc<PolicyOnly> {
+    static JUDGE: OnceLock<Arc<PolicyOnly>> = OnceLock::new();
+    JUDGE
+        .get_or_init(|| {
+            let manifest =
+                Manifest::parse(MANIFEST, "cordon.toml").expect("the fuzz manifest parses");
+            let judge = PolicyOnly::new(LoadedManifest {
+                manifest,
+                path: None,
+                base_dir: "/work/app".into(),
+                extra_policies: Vec::new(),
+            })
+            .expect("the fuzz manifest compiles");
+            Arc::new(judge)
         })
-        .expect("the fuzz manifest compiles")
-    })
+        .clone()
 }
 
 fn runtime() -> &'static tokio::runtime::Runtime {

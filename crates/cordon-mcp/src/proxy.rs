@@ -103,7 +103,7 @@ where
     let server_writer = tokio::spawn(write_side(server_in, server_rx));
 
     let decided = tokio::task::spawn_blocking(move || {
-        let mut session = Session::new(judge.as_ref(), options);
+        let mut session = Session::new(judge, options);
         while let Some(event) = incoming.blocking_recv() {
             let out = match event {
                 Event::Client(frame) => {

@@ -14,6 +14,7 @@ use crate::versions;
 use cordon_core::{Action, Decision, Effect, Verdict};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What an undeclared tool's call is answered with: the same as that server family
@@ -58,8 +59,8 @@ struct Pending {
     sent: Instant,
 }
 
-pub struct Session<'j> {
-    judge: &'j dyn Judge,
+pub struct Session {
+    judge: Arc<dyn Judge>,
     options: Options,
     pending: HashMap<i64, Pending>,
     by_client: HashMap<Id, i64>,
@@ -69,8 +70,8 @@ pub struct Session<'j> {
     protocol: Option<String>,
 }
 
-impl<'j> Session<'j> {
-    pub fn new(judge: &'j dyn Judge, options: Options) -> Session<'j> {
+impl Session {
+    pub fn new(judge: Arc<dyn Judge>, options: Options) -> Session {
         Session {
             judge,
             options,

@@ -2,15 +2,17 @@ use super::*;
 use crate::judge::PolicyOnly;
 use cordon_core::manifest::{LoadedManifest, Manifest};
 
-fn judge() -> PolicyOnly {
+fn judge() -> Arc<dyn crate::Judge> {
     let text = "[task]\nname = \"t\"\n[tools]\nallow = [\"s.echo\", \"s.delete_*\"]\n";
-    PolicyOnly::new(LoadedManifest {
-        manifest: Manifest::parse(text, "cordon.toml").unwrap(),
-        path: None,
-        base_dir: std::env::temp_dir(),
-        extra_policies: Vec::new(),
-    })
-    .unwrap()
+    Arc::new(
+        PolicyOnly::new(LoadedManifest {
+            manifest: Manifest::parse(text, "cordon.toml").unwrap(),
+            path: None,
+            base_dir: std::env::temp_dir(),
+            extra_policies: Vec::new(),
+        })
+        .unwrap(),
+    )
 }
 
 fn options() -> Options {
@@ -30,7 +32,7 @@ fn line(value: Value) -> Frame {
 #[test]
 fn an_answer_to_a_request_nobody_made_is_dropped() {
     let judge = judge();
-    let mut session = Session::new(&judge, options());
+    let mut session = Session::new(judge, options());
     let out = session.from_server(line(
         json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": [{"name": "secret"}]}}),
     ));
@@ -40,7 +42,7 @@ fn an_answer_to_a_request_nobody_made_is_dropped() {
 #[test]
 fn a_list_answer_is_filtered_and_carries_the_clients_id() {
     let judge = judge();
-    let mut session = Session::new(&judge, options());
+    let mut session = Session::new(judge, options());
     let now = Instant::now();
     let out = session.from_client(
         line(json!({"jsonrpc": "2.0", "id": "x", "method": "tools/list"})),
@@ -69,7 +71,7 @@ fn a_list_answer_is_filtered_and_carries_the_clients_id() {
 #[test]
 fn an_undeclared_call_is_answered_here_and_never_forwarded() {
     let judge = judge();
-    let mut session = Session::new(&judge, options());
+    let mut session = Session::new(judge, options());
     let out = session.from_client(
         line(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "get_env"}})),
         Instant::now(),
