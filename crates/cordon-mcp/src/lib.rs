@@ -11,14 +11,17 @@
 //! plumbing). See docs/mcp.md for what is supported and what is not.
 
 pub mod frame;
+pub mod http;
 pub mod jsonrpc;
 pub mod judge;
 pub mod name;
 pub mod proxy;
 pub mod session;
+pub mod sse;
 pub mod tools;
 pub mod versions;
 
+pub use http::{Upstream, serve_http};
 pub use judge::{Judge, PolicyOnly};
 pub use proxy::{Ended, Outcome, ProxyError, serve, spawn};
 pub use session::{Options, Out, Session, UnknownTool};

@@ -23,6 +23,8 @@ pub enum ProxyError {
     Spawn { command: String, detail: String },
     #[error("the MCP proxy's session failed: {0}")]
     Session(String),
+    #[error("{0}")]
+    Upstream(String),
 }
 
 /// Why the conversation ended.

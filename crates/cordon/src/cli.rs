@@ -254,7 +254,8 @@ these for its sandbox; run it yourself for agents that run elsewhere.")]
     #[command(after_help = "Examples:\n  \
 cordon mcp -- npx -y @modelcontextprotocol/server-filesystem .\n  \
 cordon mcp --allow-tool 'echo' --allow-tool 'get-*' -- mcp-server-everything\n  \
-cordon --policy task/cordon.toml mcp --server github -- github-mcp-server stdio\n\n\
+cordon --policy task/cordon.toml mcp --server github -- github-mcp-server stdio\n  \
+cordon mcp --server everything --upstream http://127.0.0.1:3001/mcp --listen 127.0.0.1:8931\n\n\
 Put it where the MCP client starts the server (its command and args). The client\n\
 speaks to cordon on stdin/stdout exactly as to the server; cordon's own lines go to\n\
 stderr. Tools are named SERVER.TOOL for policy ([tools] allow and [tools.args] in\n\
@@ -291,10 +292,22 @@ pub struct McpArgs {
     /// error).
     #[arg(long, value_enum, default_value_t = UnknownToolStyle::Sdk)]
     pub unknown_tool_error: UnknownToolStyle,
+    /// Proxy a Streamable HTTP server at this `http://` URL instead of starting one
+    /// (with --listen).
+    #[arg(long, value_name = "URL", conflicts_with = "command")]
+    pub upstream: Option<String>,
+    /// Where the HTTP proxy listens (with --upstream). Loopback unless you mean it.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8931",
+        requires = "upstream"
+    )]
+    pub listen: std::net::SocketAddr,
     /// The server's command and its arguments (after `--`, or after cordon's own
     /// options: clients whose configuration cannot hold a `--` work too).
     #[arg(
-        required = true,
+        required_unless_present = "upstream",
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "SERVER_CMD"

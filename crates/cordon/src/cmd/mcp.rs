@@ -14,9 +14,15 @@ use std::time::Duration;
 
 pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
     let (mut loaded, source) = super::load_manifest(policy)?;
-    let server = match &args.server {
-        Some(name) => name.clone(),
-        None => cordon_mcp::name::derive(&args.command).context(
+    let upstream = args
+        .upstream
+        .as_deref()
+        .map(cordon_mcp::Upstream::parse)
+        .transpose()?;
+    let server = match (&args.server, &upstream) {
+        (Some(name), _) => name.clone(),
+        (None, Some(_)) => bail!("name the server with --server NAME: its tools are NAME.TOOL"),
+        (None, None) => cordon_mcp::name::derive(&args.command).context(
             "cannot tell the server's name from its command; give it with --server NAME",
         )?,
     };
@@ -82,6 +88,27 @@ pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the MCP proxy's runtime")?;
+    if let Some(upstream) = upstream {
+        let listen = args.listen;
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let address = listener.local_addr()?;
+            note(&banner);
+            note(&format!(
+                "cordon mcp: proxying http://{}:{}{} on http://{address}{}",
+                upstream.host, upstream.port, upstream.path, upstream.path
+            ));
+            tokio::select! {
+                served = cordon_mcp::serve_http(authorizer, options, upstream, listener) => served?,
+                _ = tokio::signal::ctrl_c() => note("cordon mcp: stopped"),
+            }
+            anyhow::Ok(())
+        })?;
+        runtime.shutdown_background();
+        return Ok(ExitCode::SUCCESS);
+    }
     let outcome = runtime.block_on(async move {
         let child = cordon_mcp::spawn(&args.command)?;
         note(&banner);

@@ -9,6 +9,7 @@ mod gateway;
 mod hook;
 mod mcp_attacks;
 mod mcp_client;
+mod mcp_http;
 mod mcp_servers;
 #[path = "../../../cordon-core/tests/support/pg_server.rs"]
 mod pg_server;

@@ -1,0 +1,191 @@
+//! `cordon mcp --upstream URL --listen ADDR` in front of server-everything's
+//! Streamable HTTP transport, driven with real curl.
+
+use super::mcp_client::{bin, place};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// POSTs `body` with curl: status, headers (lower-case names) and the JSON-RPC message
+/// in the answer (from a JSON body or the last SSE event carrying one).
+fn post(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, String, Value) {
+    let mut command = Command::new("curl");
+    command.args([
+        "-s",
+        "-D",
+        "-",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Accept: application/json, text/event-stream",
+    ]);
+    for (k, v) in headers {
+        command.args(["-H", &format!("{k}: {v}")]);
+    }
+    let out = command
+        .args(["--max-time", "20", "--data-binary", &body.to_string(), url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let message = rest
+        .lines()
+        .rev()
+        .filter_map(|l| l.strip_prefix("data: ").or(Some(l)))
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .unwrap_or(Value::Null);
+    (status, head.to_ascii_lowercase(), message)
+}
+
+#[test]
+fn the_http_proxy_filters_and_gates_a_streamable_http_server() {
+    let place = place(
+        r#"
+[task]
+name = "mcp-http"
+
+[tools]
+allow = ["everything.echo", "everything.get-sum"]
+"#,
+    );
+    let server_port = free_port();
+    let _server = Killed(
+        Command::new(bin("mcp-server-everything"))
+            .arg("streamableHttp")
+            .env("PORT", server_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(server_port);
+    let proxy_port = free_port();
+    let mut proxy = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["mcp", "--server", "everything", "--upstream"])
+        .arg(format!("http://127.0.0.1:{server_port}/mcp"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{proxy_port}"))
+        .current_dir(&place.workspace)
+        .env("CORDON_HOME", &place.home)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = proxy.stderr.take().unwrap();
+    let _proxy = Killed(proxy);
+    let banner = BufReader::new(stderr).lines().next().unwrap().unwrap();
+    assert!(banner.contains("everything.TOOL"), "{banner}");
+    wait_for_port(proxy_port);
+    let url = format!("http://127.0.0.1:{proxy_port}/mcp");
+
+    let (status, head, hello) = post(
+        &url,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "curl", "version": "1"}}}),
+    );
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(hello["id"], 1, "{hello}");
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id: "))
+        .expect("a session id")
+        .trim()
+        .to_owned();
+    let headers = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    let (status, _, _) = post(
+        &url,
+        &headers,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    assert_eq!(status, 202);
+
+    let (_, _, listed) = post(
+        &url,
+        &headers,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    );
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["echo", "get-sum"]);
+
+    let (_, _, hidden) = post(
+        &url,
+        &headers,
+        &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "get-env", "arguments": {}}}),
+    );
+    assert_eq!(
+        hidden["result"]["content"][0]["text"],
+        "MCP error -32602: Tool get-env not found"
+    );
+
+    let (_, _, echoed) = post(
+        &url,
+        &headers,
+        &json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "over http"}}}),
+    );
+    assert_eq!(
+        echoed["result"]["content"][0]["text"], "Echo: over http",
+        "{echoed}"
+    );
+    assert_eq!(echoed["id"], 4);
+
+    // A router trusting the header would see `echo`; the server would run get-env.
+    let mut lying = headers.to_vec();
+    lying.extend([("Mcp-Method", "tools/call"), ("Mcp-Name", "echo")]);
+    let (status, _, refused) = post(
+        &url,
+        &lying,
+        &json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+        "params": {"name": "get-env", "arguments": {}}}),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(refused["id"], 5);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Mcp-Name"),
+        "{refused}"
+    );
+}
