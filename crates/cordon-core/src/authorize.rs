@@ -1,7 +1,9 @@
 //! `authorize()`: the one place a decision is made and the one place it is written down.
 
 use crate::action::Action;
-use crate::approvals::{ApprovalKeys, ApprovalOutcome, ApprovalRequest, Approvals, KeyError};
+use crate::approvals::{
+    ApprovalKeys, ApprovalOutcome, ApprovalRequest, Approvals, KeyError, Waited,
+};
 use crate::audit::{AuditEntry, AuditLog};
 use crate::manifest::{LoadedManifest, Manifest};
 use crate::policy::{Evaluation, PolicyEngine, PolicyError, compile};
@@ -9,6 +11,7 @@ use crate::store::{Store, StoreError, StoreLocation};
 use crate::verdict::{Decision, Verdict};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -128,6 +131,89 @@ impl Authorizer {
             Ok(evaluation) => self.apply_approvals(&action, evaluation),
             Err(e) => Verdict::internal_error(e),
         };
+        self.record(action, verdict)
+    }
+
+    /// `authorize()` for a gate in hold mode (`approval.mode = "hold"`): a confirm
+    /// verdict is not returned but waited on, until a human approves (the approval is
+    /// consumed and the verdict is allow, once), refuses (deny with their reason), or
+    /// no one decides before the approval expires (deny). Each step is audited like a
+    /// plain `authorize()`. Blocks the calling thread: async gates call it off their
+    /// runtime's threads.
+    pub fn authorize_holding(&self, action: &Action) -> Verdict {
+        let approval = &self.manifest.manifest.approval;
+        // The approval's own expiry ends the wait; this bound only guards against a
+        // clock that never gets there (and against approvals refiled on a race).
+        let until = Instant::now() + approval.ttl.0.saturating_mul(2) + Duration::from_secs(2);
+        let mut verdict = self.authorize(action);
+        let mut waited_on: Option<String> = None;
+        loop {
+            let Some(id) = verdict.approval_id.clone() else {
+                return verdict;
+            };
+            if verdict.decision != Decision::Confirm {
+                return verdict;
+            }
+            // A decided approval that leaves the action pending under the same id
+            // would be waited on for ever: refuse instead.
+            if waited_on.as_deref() == Some(id.as_str()) {
+                return self.refuse_held(
+                    action,
+                    format!(
+                        "approval {id} was decided but does not settle this request; ask again"
+                    ),
+                );
+            }
+            match self.approvals.wait_decided(&id, until) {
+                // Approved, refused, or used by an identical request held beside this
+                // one: ask the store what it means now (a used approval files a new
+                // request, which is held in turn).
+                Ok(Waited::Decided) => {
+                    waited_on = Some(id);
+                    verdict = self.authorize(action);
+                }
+                Ok(Waited::Expired) => {
+                    return self.refuse_held(
+                        action,
+                        format!("approval {id} expired while the request was held: no one decided in time; it did not go out"),
+                    );
+                }
+                Ok(Waited::TimedOut) => {
+                    return self.refuse_held(
+                        action,
+                        format!(
+                            "held for approval {id} too long without a decision; it did not go out"
+                        ),
+                    );
+                }
+                Err(e) => {
+                    return self.record(
+                        resolve_target(&self.manifest.manifest, action).0,
+                        Verdict::internal_error(format_args!(
+                            "approvals unavailable while holding: {e}"
+                        )),
+                    );
+                }
+            }
+        }
+    }
+
+    fn refuse_held(&self, action: &Action, reason: String) -> Verdict {
+        let (action, _) = resolve_target(&self.manifest.manifest, action);
+        self.record(
+            action,
+            Verdict {
+                decision: Decision::Deny,
+                reasons: vec![reason],
+                policies: Vec::new(),
+                approval_id: None,
+            },
+        )
+    }
+
+    /// Writes the verdict down before it is returned; a verdict that cannot be
+    /// recorded is a deny.
+    fn record(&self, action: Action, verdict: Verdict) -> Verdict {
         let entry = AuditEntry {
             task: self.manifest.task_name().to_owned(),
             action,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cordon_core::audit::AuditEntry;
+use cordon_core::manifest::ApprovalMode;
 use cordon_core::{Action, Authorizer, Effect, Gate, Verdict};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -325,12 +326,19 @@ impl Gateway {
     }
 
     /// `authorize()` off the async threads: it may wait for the audit log's group
-    /// commit. A panic or cancellation there is a denial.
+    /// commit, and with `approval.mode = "hold"` for a human (the request stays open
+    /// until the approval is decided or expires; see `Authorizer::authorize_holding`).
+    /// A panic or cancellation there is a denial.
     pub(crate) async fn authorize(&self, action: Action) -> (Action, Verdict) {
         let authorizer = self.authorizer.clone();
         let kept = action.clone();
+        let hold = authorizer.manifest().manifest.approval.mode == ApprovalMode::Hold;
         match tokio::task::spawn_blocking(move || {
-            let verdict = authorizer.authorize(&action);
+            let verdict = if hold {
+                authorizer.authorize_holding(&action)
+            } else {
+                authorizer.authorize(&action)
+            };
             (action, verdict)
         })
         .await

@@ -8,10 +8,12 @@
 
 mod decide;
 mod gate;
+mod hold;
 pub mod keys;
 pub mod plain;
 pub mod signed;
 
+pub use hold::Waited;
 pub use keys::{ApprovalKeys, KeyError};
 pub use signed::SignedDecision;
 

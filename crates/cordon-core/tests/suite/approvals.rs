@@ -185,6 +185,106 @@ fn many_gates_opening_a_new_store_at_once_migrate_it_once(backend: Backend) {
     assert_eq!(tables[0].int(0).unwrap(), 0);
 }
 
+const HOLD: &str = "[task]\nname = \"t\"\n[approval]\nmode = \"hold\"\n";
+
+/// The id of the request a held `authorize_holding` filed, once it is there.
+fn filed(env: &super::common::StoreEnv) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(record) = env.authorizer.approvals().pending().unwrap().first() {
+            return record.id.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing was filed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn a_held_action_waits_for_the_human_and_then_goes_through_once(backend: Backend) {
+    let env = authorizer_on(backend, HOLD);
+    let gate = env.another_gate();
+    std::thread::scope(|s| {
+        let held = s.spawn(|| gate.authorize_holding(&rm()));
+        let id = filed(&env);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!held.is_finished(), "answered before anyone decided");
+        env.authorizer
+            .approvals()
+            .approve(&id, "alice", None)
+            .unwrap();
+        let verdict = held.join().unwrap();
+        assert_eq!(verdict.decision, Decision::Allow, "{verdict:?}");
+        assert_eq!(verdict.approval_id, Some(id.clone()));
+        assert_eq!(
+            env.authorizer.approvals().get(&id).unwrap().state,
+            "consumed"
+        );
+    });
+}
+
+fn two_identical_held_actions_share_one_approval_and_only_one_goes_out(backend: Backend) {
+    let env = authorizer_on(
+        backend,
+        "[task]\nname = \"t\"\n[approval]\nmode = \"hold\"\nttl = \"3s\"\n",
+    );
+    let gates = [env.another_gate(), env.another_gate()];
+    std::thread::scope(|s| {
+        let held: Vec<_> = gates
+            .iter()
+            .map(|gate| s.spawn(move || gate.authorize_holding(&rm())))
+            .collect();
+        let id = filed(&env);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        env.authorizer
+            .approvals()
+            .approve(&id, "alice", None)
+            .unwrap();
+        let verdicts: Vec<_> = held.into_iter().map(|h| h.join().unwrap()).collect();
+        let allowed = verdicts
+            .iter()
+            .filter(|v| v.decision == Decision::Allow)
+            .count();
+        assert_eq!(allowed, 1, "{verdicts:?}");
+        // The other is held on a fresh request that no one answers, until it expires.
+        let other = verdicts
+            .iter()
+            .find(|v| v.decision != Decision::Allow)
+            .unwrap();
+        assert_eq!(other.decision, Decision::Deny, "{other:?}");
+        assert!(other.reasons[0].contains("expired"), "{other:?}");
+    });
+}
+
+fn a_held_action_refused_comes_back_with_the_reason(backend: Backend) {
+    let env = authorizer_on(backend, HOLD);
+    let gate = env.another_gate();
+    std::thread::scope(|s| {
+        let held = s.spawn(|| gate.authorize_holding(&rm()));
+        let id = filed(&env);
+        env.authorizer
+            .approvals()
+            .deny(&id, "bob", "that is the live data")
+            .unwrap();
+        let verdict = held.join().unwrap();
+        assert_eq!(verdict.decision, Decision::Deny);
+        assert!(
+            verdict.reasons[0].contains("that is the live data"),
+            "{verdict:?}"
+        );
+    });
+}
+
+fn a_held_action_no_one_decides_is_refused_at_expiry(backend: Backend) {
+    let env = authorizer_on(
+        backend,
+        "[task]\nname = \"t\"\n[approval]\nmode = \"hold\"\nttl = \"1s\"\n",
+    );
+    let started = std::time::Instant::now();
+    let verdict = env.authorizer.authorize_holding(&rm());
+    assert_eq!(verdict.decision, Decision::Deny, "{verdict:?}");
+    assert!(verdict.reasons[0].contains("expired"), "{verdict:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
 on_both_stores!(
     an_approval_lets_exactly_one_identical_action_through,
     a_refusal_travels_back_with_its_reason,
@@ -193,4 +293,8 @@ on_both_stores!(
     racing_gates_in_separate_connections_consume_one_approval_once,
     two_people_approving_at_the_same_moment_both_count,
     many_gates_opening_a_new_store_at_once_migrate_it_once,
+    a_held_action_waits_for_the_human_and_then_goes_through_once,
+    two_identical_held_actions_share_one_approval_and_only_one_goes_out,
+    a_held_action_refused_comes_back_with_the_reason,
+    a_held_action_no_one_decides_is_refused_at_expiry,
 );

@@ -117,6 +117,11 @@ fn upstream_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn setup_with(tls: bool, gateway_flags: &[&str]) -> Setup {
+    setup_full(tls, gateway_flags, "")
+}
+
+/// The gateway over the Railway mock, with `extra` appended to the manifest.
+fn setup_full(tls: bool, gateway_flags: &[&str], extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let log = dir.path().join("railway.jsonl");
@@ -166,7 +171,9 @@ source = "env:RAILWAY_TOKEN"
 env_var = "RAILWAY_TOKEN"
 hosts = ["backboard.railway.com"]
 allow = ["graphql.query.*", "graphql.mutation.customDomainCreate", "http.GET"]
-"#,
+"#
+        .to_owned()
+            + extra,
     )
     .unwrap();
     let gateway = gateway(
@@ -620,4 +627,115 @@ fn the_agent_holds_a_phantom_and_the_gateway_injects_the_real_token_in_scope_onl
         !audit.stdout.contains(TOKEN),
         "the real token is in the audit log"
     );
+}
+
+/// The staging volume delete of `a_staging_volume_delete_waits_for_a_human`, sent on a
+/// thread: with hold mode it stays open until a human decides.
+fn held_volume_delete(s: &Setup) -> std::thread::JoinHandle<Reply> {
+    let port = s.gateway.port;
+    let url = format!("http://backboard.railway.com:{}/graphql/v2", s.railway.port);
+    std::thread::spawn(move || {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "60", "-o", "-", "-w", "\n%{http_code}"])
+            .args(["-x", &format!("http://127.0.0.1:{port}")])
+            .args(["-H", "Content-Type: application/json", "--data-raw"])
+            .arg(r#"{"query":"mutation { volumeDelete(volumeId: \"vol_stg_1\") }"}"#)
+            .arg(&url)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        Reply {
+            status: status.trim().parse().unwrap_or(0),
+            body: body.to_owned(),
+            curl_exit: out.status.code().unwrap_or(-1),
+        }
+    })
+}
+
+/// The id of the one pending approval, once a held request has filed it.
+fn pending_id(home: &Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let list = cordon(home, Path::new("/"), &["approvals", "--json"], None);
+        let ids: Vec<String> = list
+            .stdout
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|v| v["id"].as_str().map(str::to_owned))
+            .collect();
+        if let [id] = ids.as_slice() {
+            return id.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no single pending approval: {ids:?} {}",
+            list.stderr
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn volume_deletes_seen(s: &Setup) -> usize {
+    s.provider_saw()
+        .lines()
+        .filter(|request| request.contains("volumeDelete"))
+        .count()
+}
+
+#[test]
+fn a_held_request_goes_out_exactly_once_after_a_human_approves() {
+    let s = setup_full(false, &[], "\n[approval]\nmode = \"hold\"\n");
+    let held = held_volume_delete(&s);
+    let id = pending_id(&s.home);
+    // Held, not answered: nothing has reached the provider and curl is still waiting.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        !held.is_finished(),
+        "the request was answered before a human decided"
+    );
+    assert_eq!(volume_deletes_seen(&s), 0, "{}", s.provider_saw());
+
+    let approve = cordon(&s.home, Path::new("/"), &["approve", &id], None);
+    assert_eq!(approve.code, 0, "{}", approve.stderr);
+    let reply = held.join().unwrap();
+    assert_ne!(reply.status, 428, "{reply}");
+    assert_ne!(reply.status, 403, "{reply}");
+    assert_eq!(volume_deletes_seen(&s), 1, "{}", s.provider_saw());
+
+    // The identical request is held again, on a new approval; a refusal's reason
+    // comes back with a 403, and the provider still saw exactly one call.
+    let again = held_volume_delete(&s);
+    let second = pending_id(&s.home);
+    assert_ne!(second, id);
+    let deny = cordon(
+        &s.home,
+        Path::new("/"),
+        &["deny", &second, "--reason", "one deletion was enough"],
+        None,
+    );
+    assert_eq!(deny.code, 0, "{}", deny.stderr);
+    let refused = again.join().unwrap();
+    assert_eq!(refused.status, 403, "{refused}");
+    assert_eq!(json(&refused)["kind"], "denied");
+    assert!(
+        refused.body.contains("one deletion was enough"),
+        "{refused}"
+    );
+    assert_eq!(volume_deletes_seen(&s), 1, "{}", s.provider_saw());
+}
+
+#[test]
+fn a_held_request_that_no_one_decides_is_refused_when_its_approval_expires() {
+    let s = setup_full(false, &[], "\n[approval]\nmode = \"hold\"\nttl = \"2s\"\n");
+    let started = std::time::Instant::now();
+    let reply = held_volume_delete(&s).join().unwrap();
+    assert_eq!(reply.status, 403, "{reply}");
+    assert!(reply.body.contains("expired"), "{reply}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "answered before the approval could expire: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(volume_deletes_seen(&s), 0, "{}", s.provider_saw());
 }
