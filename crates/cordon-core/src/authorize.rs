@@ -6,7 +6,9 @@ use crate::approvals::{
 };
 use crate::audit::{AuditEntry, AuditLog};
 use crate::manifest::{LoadedManifest, Manifest};
-use crate::policy::{Evaluation, PolicyEngine, PolicyError, compile};
+use crate::policy::{
+    CompiledPolicy, Evaluation, PolicyCache, PolicyEngine, PolicyError, compile, compile_with,
+};
 use crate::store::{Store, StoreError, StoreLocation};
 use crate::verdict::{Decision, Verdict};
 use std::path::Path;
@@ -82,7 +84,11 @@ impl Authorizer {
             manifest.manifest.audit.sync,
         )?);
         let keys = Arc::new(ApprovalKeys::load_or_create(home)?);
-        Authorizer::with_parts(manifest, audit, Approvals::new(store, keys))
+        // A process that opens an authorizer often makes one decision and exits (a
+        // hook call): what earlier processes parsed and validated is reused.
+        let compiled = compile_with(&manifest, Arc::new(PolicyCache::load(home)))?;
+        compiled.cache.flush();
+        Authorizer::from_compiled(manifest, compiled, audit, Approvals::new(store, keys))
     }
 
     /// Builds an authorizer over an audit log and approvals store the caller owns (a
@@ -93,6 +99,15 @@ impl Authorizer {
         approvals: Approvals,
     ) -> Result<Authorizer, OpenError> {
         let compiled = compile(&manifest)?;
+        Authorizer::from_compiled(manifest, compiled, audit, approvals)
+    }
+
+    fn from_compiled(
+        manifest: LoadedManifest,
+        compiled: CompiledPolicy,
+        audit: Arc<AuditLog>,
+        approvals: Approvals,
+    ) -> Result<Authorizer, OpenError> {
         let engine = PolicyEngine::new(compiled, manifest.task_name())?;
         Ok(Authorizer {
             manifest: Arc::new(manifest),

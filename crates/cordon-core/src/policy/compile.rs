@@ -2,6 +2,7 @@
 //! `@reason` template that `authorize()` fills in for the agent, so a refusal says
 //! what was refused and why in the manifest's own terms.
 
+use super::cache::{PolicyCache, validation_key};
 use super::scope::{CredentialScope, Needs, Scope};
 use super::{PolicyError, SCHEMA};
 use crate::action::Effect;
@@ -12,6 +13,7 @@ use cedar_policy::{
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 /// Where a policy came from and what it says, for `cordon explain`.
 #[derive(Debug, Clone)]
@@ -46,12 +48,22 @@ pub(crate) struct Residual {
 
 #[derive(Debug, Clone)]
 pub struct CompiledPolicy {
-    pub schema: Schema,
-    pub main: PolicySet,
-    pub confirm: PolicySet,
+    sets: OnceLock<PolicySets>,
+    /// Users' Cedar policies, parsed (and validated) at compile time under their ids.
+    user_policies: HashMap<String, Policy>,
     pub origins: BTreeMap<String, PolicyOrigin>,
     /// What residuals look up (host lists); no policy a user can see refers to it.
     pub(crate) entities: Entities,
+    /// Where residuals and folded policies, parsed when a slice first needs them, are
+    /// looked up before Cedar's text parser is run.
+    pub(crate) cache: Arc<PolicyCache>,
+}
+
+/// The main set decides allow or deny; the confirm set turns an allow into confirm.
+#[derive(Debug, Clone)]
+pub struct PolicySets {
+    pub main: PolicySet,
+    pub confirm: PolicySet,
 }
 
 /// One generated policy in parts.
@@ -317,7 +329,16 @@ const ALWAYS_WRITABLE_FILES: [&str; 5] = [
     "/dev/zero",
 ];
 
+/// The manifest's policies, parsed and validated in this process alone.
 pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
+    compile_with(loaded, Arc::new(PolicyCache::in_memory()))
+}
+
+/// The manifest's policies, with what `cache` already parsed and validated reused.
+pub fn compile_with(
+    loaded: &LoadedManifest,
+    cache: Arc<PolicyCache>,
+) -> Result<CompiledPolicy, PolicyError> {
     let m = &loaded.manifest;
     let mut b = Builder {
         policies: Vec::new(),
@@ -641,7 +662,7 @@ pub fn compile(loaded: &LoadedManifest) -> Result<CompiledPolicy, PolicyError> {
     });
 
     let entities = host_list_entities(&b.host_lists)?;
-    let mut compiled = assemble(b.policies, &loaded.extra_policies)?;
+    let mut compiled = assemble(b.policies, &loaded.extra_policies, cache)?;
     compiled.entities = entities;
     Ok(compiled)
 }
@@ -678,15 +699,50 @@ fn host_list_entities(lists: &[(String, Vec<String>)]) -> Result<Entities, Polic
     })
 }
 
+/// Parsed on first use: with a warm cache nothing needs validating, and parsing the
+/// schema was a quarter of a hook call.
+fn schema(slot: &mut Option<Schema>) -> Result<&Schema, PolicyError> {
+    if slot.is_none() {
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(SCHEMA).map_err(|e| PolicyError::Schema(e.to_string()))?;
+        *slot = Some(schema);
+    }
+    slot.as_ref()
+        .ok_or_else(|| PolicyError::Schema("not parsed".to_owned()))
+}
+
+/// Strict validation of `set` against cordon's schema, skipped when `cache` saw these
+/// exact policies pass before. Returns the validator's errors, joined.
+fn validate(
+    set: &PolicySet,
+    texts: &[(&str, &str)],
+    slot: &mut Option<Schema>,
+    cache: &PolicyCache,
+) -> Result<Result<(), String>, PolicyError> {
+    let key = validation_key(SCHEMA, texts);
+    if cache.is_validated(&key) {
+        return Ok(Ok(()));
+    }
+    let result = Validator::new(schema(slot)?.clone()).validate(set, ValidationMode::Strict);
+    if !result.validation_passed() {
+        return Ok(Err(result
+            .validation_errors()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")));
+    }
+    cache.mark_validated(key);
+    Ok(Ok(()))
+}
+
 fn assemble(
     generated: Vec<Generated>,
     user_files: &[(std::path::PathBuf, String)],
+    cache: Arc<PolicyCache>,
 ) -> Result<CompiledPolicy, PolicyError> {
-    let (schema, _warnings) =
-        Schema::from_cedarschema_str(SCHEMA).map_err(|e| PolicyError::Schema(e.to_string()))?;
-    let mut main = PolicySet::new();
-    let mut confirm = PolicySet::new();
+    let mut schema_slot = None;
     let mut origins = BTreeMap::new();
+    let mut user_policies = HashMap::new();
 
     for generated in generated {
         let Generated {
@@ -696,26 +752,14 @@ fn assemble(
             forbid,
             condition,
         } = generated;
-        let parse = |text: &str| {
-            Policy::parse(Some(PolicyId::new(&id)), text).map_err(|e| PolicyError::Generated {
-                id: id.clone(),
-                detail: e.to_string(),
-            })
-        };
-        let policy = parse(&origin.text)?;
         origin.residual = Some(Residual {
             text: residual_text,
             forbid,
             condition,
         });
-        let set = if origin.confirm {
-            &mut confirm
-        } else {
-            &mut main
-        };
-        set.add(policy)
-            .map_err(|_| PolicyError::DuplicateId(id.clone()))?;
-        origins.insert(id, origin);
+        if origins.insert(id.clone(), origin).is_some() {
+            return Err(PolicyError::DuplicateId(id));
+        }
     }
 
     for (file, text) in user_files {
@@ -749,13 +793,13 @@ fn assemble(
                     .map_err(|_| PolicyError::DuplicateId(id.clone()))?;
                 s
             };
-            let result = Validator::new(schema.clone()).validate(&single, ValidationMode::Strict);
-            if !result.validation_passed() {
-                let detail = result
-                    .validation_errors()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; ");
+            let checked = validate(
+                &single,
+                &[(id.as_str(), origin.text.as_str())],
+                &mut schema_slot,
+                &cache,
+            )?;
+            if let Err(detail) = checked {
                 return Err(PolicyError::UserInvalid {
                     file: file_name.clone(),
                     id,
@@ -765,32 +809,96 @@ fn assemble(
             if origins.contains_key(&id) {
                 return Err(PolicyError::DuplicateId(id));
             }
-            let set = if is_confirm { &mut confirm } else { &mut main };
-            set.add(renamed)
-                .map_err(|_| PolicyError::DuplicateId(id.clone()))?;
-            origins.insert(id, origin);
+            origins.insert(id.clone(), origin);
+            user_policies.insert(id, renamed);
         }
     }
 
-    for set in [&main, &confirm] {
-        let result = Validator::new(schema.clone()).validate(set, ValidationMode::Strict);
-        if !result.validation_passed() {
-            let detail = result
-                .validation_errors()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(PolicyError::Validation(detail));
-        }
-    }
-
-    Ok(CompiledPolicy {
-        schema,
-        main,
-        confirm,
+    let compiled = CompiledPolicy {
+        sets: OnceLock::new(),
+        user_policies,
         origins,
         entities: Entities::empty(),
-    })
+        cache,
+    };
+    // With a warm cache these exact policies parsed and validated before: the whole
+    // sets are built only if something asks for them (a slice needs only residuals).
+    let keys = [false, true].map(|confirming| {
+        let texts: Vec<(&str, &str)> = compiled
+            .origins
+            .iter()
+            .filter(|(_, o)| o.confirm == confirming)
+            .map(|(id, o)| (id.as_str(), o.text.as_str()))
+            .collect();
+        validation_key(SCHEMA, &texts)
+    });
+    if keys.iter().all(|key| compiled.cache.is_validated(key)) {
+        return Ok(compiled);
+    }
+    let sets = compiled.sets()?;
+    for (set, key) in [&sets.main, &sets.confirm].into_iter().zip(keys) {
+        let result =
+            Validator::new(schema(&mut schema_slot)?.clone()).validate(set, ValidationMode::Strict);
+        if !result.validation_passed() {
+            return Err(PolicyError::Validation(
+                result
+                    .validation_errors()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
+        }
+        compiled.cache.mark_validated(key);
+    }
+    Ok(compiled)
+}
+
+impl CompiledPolicy {
+    /// Every policy, main and confirm, parsed (from the cache where it can be).
+    pub fn sets(&self) -> Result<&PolicySets, PolicyError> {
+        if let Some(sets) = self.sets.get() {
+            return Ok(sets);
+        }
+        let mut main = PolicySet::new();
+        let mut confirm = PolicySet::new();
+        for (id, origin) in &self.origins {
+            let policy =
+                match self.user_policies.get(id) {
+                    Some(policy) => policy.clone(),
+                    None => self.cache.parse(id, &origin.text).map_err(|detail| {
+                        PolicyError::Generated {
+                            id: id.clone(),
+                            detail,
+                        }
+                    })?,
+                };
+            let set = if origin.confirm {
+                &mut confirm
+            } else {
+                &mut main
+            };
+            set.add(policy)
+                .map_err(|_| PolicyError::DuplicateId(id.clone()))?;
+        }
+        // Two threads may both build; either result is the same sets.
+        let _ = self.sets.set(PolicySets { main, confirm });
+        self.sets
+            .get()
+            .ok_or_else(|| PolicyError::Request("policy sets not built".to_owned()))
+    }
+
+    /// A policy by id: a user's as parsed, a generated one from its text.
+    pub(crate) fn policy(&self, id: &str) -> Result<Policy, PolicyError> {
+        if let Some(policy) = self.user_policies.get(id) {
+            return Ok(policy.clone());
+        }
+        let sets = self.sets()?;
+        sets.main
+            .policy(&PolicyId::new(id))
+            .or_else(|| sets.confirm.policy(&PolicyId::new(id)))
+            .cloned()
+            .ok_or_else(|| PolicyError::Request(format!("policy `{id}` vanished from its set")))
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::action::{Action, Effect};
 use crate::verdict::Decision;
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, EntityId, EntityTypeName, EntityUid, Policy,
-    PolicyId, PolicySet, Request,
+    PolicySet, Request,
 };
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -164,15 +164,16 @@ impl PolicyEngine {
         resource_known: bool,
     ) -> Result<Evaluation, PolicyError> {
         let request = self.request(action, resource_known, Attrs::ALL)?;
-        let main_policies = match self.decide_main(action, &request, &self.compiled.main) {
+        let sets = self.compiled.sets()?;
+        let main_policies = match self.decide_main(action, &request, &sets.main) {
             Ok(policies) => policies,
             Err(evaluation) => return Ok(evaluation),
         };
         // An empty set cannot match.
-        if self.compiled.confirm.is_empty() {
+        if sets.confirm.is_empty() {
             return Ok(allow(main_policies));
         }
-        Ok(self.decide_confirm(action, &request, &self.compiled.confirm, main_policies))
+        Ok(self.decide_confirm(action, &request, &sets.confirm, main_policies))
     }
 
     /// The permits that allow `request`, or the evaluation that refuses it.
@@ -255,26 +256,15 @@ impl PolicyEngine {
             if !origin.scope.admits(&key, &self.credentials) {
                 continue;
             }
-            let policy =
-                match &origin.residual {
-                    Some(residual) => Policy::parse(Some(PolicyId::new(id)), &residual.text)
-                        .map_err(|e| PolicyError::Generated {
-                            id: id.clone(),
-                            detail: format!("residual: {e}"),
-                        })?,
-                    None => {
-                        let set = if origin.confirm {
-                            &self.compiled.confirm
-                        } else {
-                            &self.compiled.main
-                        };
-                        set.policy(&PolicyId::new(id))
-                            .ok_or_else(|| {
-                                PolicyError::Request(format!("policy `{id}` vanished from its set"))
-                            })?
-                            .clone()
+            let policy = match &origin.residual {
+                Some(residual) => self.compiled.cache.parse(id, &residual.text).map_err(|e| {
+                    PolicyError::Generated {
+                        id: id.clone(),
+                        detail: format!("residual: {e}"),
                     }
-                };
+                })?,
+                None => self.compiled.policy(id)?,
+            };
             context = context.union(Attrs::read_by(&policy));
             if origin.confirm {
                 confirm.push(policy);
@@ -291,7 +281,7 @@ impl PolicyEngine {
             PolicySet::from_policies(policies).map_err(|e| PolicyError::Request(e.to_string()))
         };
         let slice = Arc::new(Slice {
-            fast_main: fold.build(&self.fold_id)?,
+            fast_main: fold.build(&self.fold_id, &self.compiled.cache)?,
             main: build(main)?,
             confirm: build(confirm)?,
             context,
@@ -300,6 +290,8 @@ impl PolicyEngine {
         if let Ok(mut slices) = self.slices.write() {
             slices.insert(key, slice.clone());
         }
+        // A slice is built once per process; the next process finds its parses.
+        self.compiled.cache.flush();
         Ok(slice)
     }
 

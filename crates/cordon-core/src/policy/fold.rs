@@ -10,7 +10,8 @@
 //! which names the policies and carries the errors. User policies are never folded.
 
 use super::PolicyError;
-use cedar_policy::{Policy, PolicyId, PolicySet};
+use super::cache::PolicyCache;
+use cedar_policy::{Policy, PolicySet};
 
 /// A fast set, and what an allow from it means.
 #[derive(Debug)]
@@ -62,7 +63,7 @@ impl Fold {
 
     /// `None` when folding saves nothing. When nothing but always-true permits is left
     /// beside the forbids, the whole set is one permit, `unless` any forbid holds.
-    pub(crate) fn build(self, id: &str) -> Result<Option<Fast>, PolicyError> {
+    pub(crate) fn build(self, id: &str, cache: &PolicyCache) -> Result<Option<Fast>, PolicyError> {
         if self.always || self.folded == 0 {
             return Ok(None);
         }
@@ -72,7 +73,7 @@ impl Fold {
             allow.sort();
             let text = format!("permit(principal, action, resource)\nunless {{ {condition} }};");
             return Ok(Some(Fast {
-                set: set(vec![parse(id, &text)?])?,
+                set: set(vec![parse(cache, id, &text)?])?,
                 allow: Some(allow),
             }));
         }
@@ -82,6 +83,7 @@ impl Fold {
         let mut policies = self.kept;
         policies.extend(self.plain_permits.into_iter().map(|(_, p)| p));
         policies.push(parse(
+            cache,
             id,
             &format!("forbid(principal, action, resource)\nwhen {{ {condition} }};"),
         )?);
@@ -92,8 +94,9 @@ impl Fold {
     }
 }
 
-fn parse(id: &str, text: &str) -> Result<Policy, PolicyError> {
-    Policy::parse(Some(PolicyId::new(id)), text)
+fn parse(cache: &PolicyCache, id: &str, text: &str) -> Result<Policy, PolicyError> {
+    cache
+        .parse(id, text)
         .map_err(|e| PolicyError::Request(format!("folded policy: {e}")))
 }
 

@@ -6,13 +6,15 @@
 //! sign this first". Keeping confirmation triggers apart means they can never turn a
 //! deny into something weaker.
 
+mod cache;
 mod compile;
 mod context;
 mod engine;
 mod fold;
 mod scope;
 
-pub use compile::{CompiledPolicy, PolicyOrigin, compile};
+pub use cache::PolicyCache;
+pub use compile::{CompiledPolicy, PolicyOrigin, compile, compile_with};
 pub use engine::{Evaluation, PolicyEngine};
 pub use scope::{CredentialScope, Needs, Scope};
 

@@ -655,3 +655,61 @@ fn install_hook_leaves_a_broken_settings_file_alone() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("`hooks`"), "{}", out.stderr);
 }
+
+/// Hooks reuse parsed and validated Cedar from `$CORDON_HOME/cache`; the cache is keyed
+/// by the policies' text, so an edited manifest decides at once, on the first call
+/// after the edit, and an unusable cache file only costs time.
+#[test]
+fn the_policy_cache_never_outlives_the_manifest_it_was_made_from() {
+    let env = env();
+    let manifest = env.project.join("cordon.toml");
+    let outside = "/srv/data/report.csv";
+    let write = |env: &Env| {
+        claude(
+            env,
+            "Write",
+            json!({ "file_path": outside, "content": "a,b\n" }),
+            "default",
+        )
+        .claude_decision()
+    };
+    let narrow = "[task]\nname = \"cache\"\n";
+    let wide = "[task]\nname = \"cache\"\n[filesystem]\nwrite = [\"/srv/data\"]\n";
+
+    std::fs::write(&manifest, narrow).unwrap();
+    assert_eq!(
+        write(&env).as_deref(),
+        Some("ask"),
+        "outside the writable set"
+    );
+    let cache = env.cordon_home.join("cache").join("policy-v1.json");
+    assert!(cache.is_file(), "the first call leaves its parses behind");
+    assert_eq!(
+        write(&env).as_deref(),
+        Some("ask"),
+        "the same from a warm cache"
+    );
+
+    std::fs::write(&manifest, wide).unwrap();
+    assert_eq!(
+        write(&env),
+        None,
+        "/srv/data is writable now: no answer, no ask"
+    );
+    std::fs::write(&manifest, narrow).unwrap();
+    assert_eq!(
+        write(&env).as_deref(),
+        Some("ask"),
+        "narrowed again: the warm cache of the wide manifest must not allow it"
+    );
+
+    for garbage in [
+        "{not json",
+        "{\"cedar\":\"4.14.1\",\"parsed\":{},\"validated\":\"x\"}",
+        "",
+    ] {
+        std::fs::write(&cache, garbage).unwrap();
+        assert_eq!(write(&env).as_deref(), Some("ask"), "cache {garbage:?}");
+        assert_eq!(bash(&env, "ls -la").claude_decision(), None);
+    }
+}
