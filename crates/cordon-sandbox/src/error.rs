@@ -54,6 +54,8 @@ pub enum SetupStage {
     Hide,
     /// Bringing up loopback in the new network namespace.
     Loopback,
+    /// Listening for the gateway on loopback inside the new network namespace.
+    GatewayListener,
     /// Setting the host name in the new uts namespace.
     Hostname,
     /// `PR_SET_NO_NEW_PRIVS`.
@@ -80,6 +82,7 @@ impl fmt::Display for SetupStage {
             Self::PivotRoot => "pivot_root",
             Self::Hide => "hide",
             Self::Loopback => "loopback",
+            Self::GatewayListener => "gateway listener",
             Self::Hostname => "hostname",
             Self::NoNewPrivs => "no_new_privs",
             Self::Capabilities => "capabilities",

@@ -14,7 +14,8 @@
 //!    a minimal `/dev`, a new `/proc`, and the workspace as an overlayfs mount (lower =
 //!    the real workspace, upper and work = the task directory) at its host path. It then
 //!    `pivot_root`s and detaches the old root, hides the secret paths, brings up
-//!    loopback, sets `no_new_privs`, drops every capability (bounding set too), applies
+//!    loopback, hands a listener on it to the supervisor when asked
+//!    ([`Sandbox::gateway_port`]), sets `no_new_privs`, drops every capability (bounding set too), applies
 //!    Landlock (read-only outside the writable set) and the seccomp filter.
 //! 3. Init forks the command (pid 2) and reaps every process until the command exits;
 //!    its exit status (or 128 + the signal) becomes the sandbox's exit status. When init

@@ -27,6 +27,9 @@ pub struct Sandbox {
     pub(crate) read_only: Vec<PathBuf>,
     pub(crate) writable: Vec<PathBuf>,
     pub(crate) hide: Vec<PathBuf>,
+    /// Host files bound read-only over paths inside: (host, inside).
+    pub(crate) files_at: Vec<(PathBuf, PathBuf)>,
+    pub(crate) gateway_port: Option<u16>,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) hostname: String,
     pub(crate) stdio: [Option<Arc<OwnedFd>>; 3],
@@ -49,6 +52,8 @@ impl Sandbox {
             read_only: Vec::new(),
             writable: Vec::new(),
             hide: Vec::new(),
+            files_at: Vec::new(),
+            gateway_port: None,
             env: Vec::new(),
             hostname: "cordon".to_owned(),
             stdio: [None, None, None],
@@ -87,6 +92,26 @@ impl Sandbox {
     #[must_use]
     pub fn hide(mut self, path: impl Into<PathBuf>) -> Self {
         self.hide.push(path.into());
+        self
+    }
+
+    /// Show the host file `host` read-only at `inside`, over whatever is there (the
+    /// gateway's merged CA bundle over the system bundle, say). `inside` must be a
+    /// file that exists in the sandbox's root.
+    #[must_use]
+    pub fn read_only_at(mut self, host: impl Into<PathBuf>, inside: impl Into<PathBuf>) -> Self {
+        self.files_at.push((host.into(), inside.into()));
+        self
+    }
+
+    /// The sandbox's only way out: a TCP listener on `127.0.0.1:port` inside the
+    /// sandbox's network namespace whose only descriptor belongs to the supervisor
+    /// ([`SandboxChild::take_gateway_listener`]). A connection the command makes to it
+    /// is accepted outside, by the gateway; nothing inside can accept on it, and no
+    /// other address leads anywhere.
+    #[must_use]
+    pub fn gateway_port(mut self, port: u16) -> Self {
+        self.gateway_port = Some(port);
         self
     }
 
@@ -195,12 +220,23 @@ impl Sandbox {
     /// command, which shares the terminal's process group, and the command decides;
     /// the supervisor stays to report its exit), as a shell does for its jobs.
     pub fn run_foreground(&self) -> Result<i32, SandboxError> {
+        self.run_foreground_with(|_| Ok(()))
+    }
+
+    /// Like [`run_foreground`](Self::run_foreground), calling `started` once the command
+    /// runs (to take the gateway's listener, say). When `started` fails, the sandbox is
+    /// killed and its error returned.
+    pub fn run_foreground_with(
+        &self,
+        started: impl FnOnce(&mut SandboxChild) -> Result<(), SandboxError>,
+    ) -> Result<i32, SandboxError> {
         #[cfg(target_os = "linux")]
         {
-            crate::linux::run_foreground(self)
+            crate::linux::run_foreground(self, started)
         }
         #[cfg(not(target_os = "linux"))]
         {
+            drop(started);
             Err(SandboxError::UnsupportedOs {
                 os: std::env::consts::OS,
             })
@@ -216,6 +252,7 @@ pub struct SandboxChild {
         expect(dead_code, reason = "only Linux spawns")
     )]
     pub(crate) pid: i32,
+    pub(crate) gateway_listener: Option<std::net::TcpListener>,
 }
 
 impl SandboxChild {
@@ -223,6 +260,12 @@ impl SandboxChild {
     #[must_use]
     pub fn id(&self) -> i32 {
         self.pid
+    }
+
+    /// The listener asked for with [`Sandbox::gateway_port`], once; the caller serves
+    /// the sandbox's connections on it (set it non-blocking for an async runtime).
+    pub fn take_gateway_listener(&mut self) -> Option<std::net::TcpListener> {
+        self.gateway_listener.take()
     }
 
     /// Wait for the command: its exit code, or 128 + n if signal n killed it (like a

@@ -103,9 +103,13 @@ The command sees the workspace at its real path, but everything it writes or del
 there lands in a task under $CORDON_HOME/tasks/<id>/; the real workspace is untouched\n\
 until `cordon apply`. $HOME is read-only with the built-in secret list hidden (~/.aws,\n\
 ~/.ssh, ~/.netrc, …, $CORDON_HOME) plus the manifest's `hide`; system directories are\n\
-read-only; /tmp is private; the network is loopback only. The environment is scrubbed\n\
-of variables whose names look like secrets (TOKEN, SECRET, KEY, PASSWORD, AUTH, …)\n\
-unless kept with --keep-env.\n\n\
+read-only; /tmp is private. The environment is scrubbed of variables whose names\n\
+look like secrets (TOKEN, SECRET, KEY, PASSWORD, AUTH, …) unless kept with --keep-env.\n\n\
+Network: loopback only, and the credential gateway at 127.0.0.1:3128 (HTTP_PROXY and\n\
+HTTPS_PROXY point there), which judges every request by the manifest's [network] and\n\
+[[credential]] rules. HTTPS is intercepted with cordon's CA, which the sandbox's CA\n\
+bundle trusts; each credential's phantom token is in the environment instead of the\n\
+real secret. Raw TCP, UDP and DNS lead nowhere.\n\n\
 Workspace: --workspace, else the manifest's [filesystem] workspace (relative to the\n\
 manifest), else the current directory. Exit status: the command's (128+N when signal\n\
 N killed it). When the sandbox cannot be built (not Linux, no user namespaces, no\n\
@@ -466,6 +470,17 @@ pub struct RunArgs {
     /// Pass this variable through although its name looks like a secret (repeatable).
     #[arg(long = "keep-env", value_name = "NAME")]
     pub keep_env: Vec<String>,
+    /// Also trust this PEM file's certificates for the gateway's upstream TLS (beside
+    /// the system roots), e.g. a local test server's CA. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// A host whose HTTPS the gateway carries unread, judged by host only (a client
+    /// that pins certificates). Repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub tunnel_only: Vec<String>,
+    /// Largest request body, in bytes, the gateway reads to judge a request.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    pub max_body: usize,
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

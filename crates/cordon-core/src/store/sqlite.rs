@@ -83,7 +83,39 @@ CREATE TABLE approval_outbox (
 CREATE INDEX approval_outbox_due ON approval_outbox (state, next_attempt_at);
 ";
 
+/// How long opening keeps retrying while another process holds a lock SQLite will not
+/// wait for on its own; the same bound as the busy timeout.
+const OPEN_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Opens (creating and migrating when needed) the store at `path`.
+///
+/// SQLite answers `SQLITE_BUSY` at once, without calling the busy handler, where
+/// waiting could deadlock: switching a brand-new file to WAL while another connection
+/// does the same, and reading while another rebuilds the WAL index. Every gate that
+/// starts at the same moment as another meets that on a new store, so the whole open
+/// is retried with a short backoff instead of failing the gate.
 pub(super) fn open(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let deadline = std::time::Instant::now() + OPEN_PATIENCE;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match open_once(path) {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn open_once(path: &Path) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE

@@ -35,6 +35,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) envp: &'a [*const c_char],
     /// Replacements for descriptors 0, 1 and 2.
     pub(crate) stdio: [Option<BorrowedFd<'a>>; 3],
+    /// Init's end of the socket pair that carries the gateway's listener out.
+    pub(crate) gateway: Option<BorrowedFd<'a>>,
 }
 
 type Failure = (Wire, i32, u32);
@@ -65,22 +67,31 @@ pub(crate) fn exit_code(status: WaitStatus) -> i32 {
 /// The first fork: enter the namespaces, let the supervisor write the id maps, fork
 /// init, and mirror its exit code.
 pub(crate) fn helper(ctx: &Ctx<'_>, status: OwnedFd, go: OwnedFd, supervisor: Pid) -> ! {
-    let code = match helper_inner(ctx, &status, go, supervisor) {
+    let mut status = Some(status);
+    let code = match helper_inner(ctx, &mut status, go, supervisor) {
         Ok(code) => code,
         Err(failure) => {
-            report(&status, failure);
+            if let Some(status) = &status {
+                report(status, failure);
+            }
             SETUP_FAILED
         }
     };
     sys::exit_now(code)
 }
 
+/// `status` is taken (closed here, handed to init there) once init is forked: the
+/// supervisor learns that the command runs from the pipe's end of file, which needs
+/// every copy but the command's close-on-exec one closed.
 fn helper_inner(
     ctx: &Ctx<'_>,
-    status: &OwnedFd,
+    status_slot: &mut Option<OwnedFd>,
     go: OwnedFd,
     supervisor: Pid,
 ) -> Result<i32, Failure> {
+    let Some(status) = status_slot.as_ref() else {
+        return Ok(SETUP_FAILED);
+    };
     let [stdin, stdout, stderr] = ctx.stdio;
     if let Some(fd) = stdin {
         rustix::stdio::dup2_stdin(fd).map_err(errno(SetupStage::Prepare, 3))?;
@@ -91,8 +102,9 @@ fn helper_inner(
     if let Some(fd) = stderr {
         rustix::stdio::dup2_stderr(fd).map_err(errno(SetupStage::Prepare, 3))?;
     }
-    sys::close_all_except(&[status.as_raw_fd(), go.as_raw_fd()])
-        .map_err(fail(SetupStage::Prepare, 0))?;
+    let mut keep = vec![status.as_raw_fd(), go.as_raw_fd()];
+    keep.extend(ctx.gateway.map(|fd| fd.as_raw_fd()));
+    sys::close_all_except(&keep).map_err(fail(SetupStage::Prepare, 0))?;
     sys::reset_signals().map_err(fail(SetupStage::Prepare, 1))?;
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(errno(SetupStage::Prepare, 2))?;
@@ -119,12 +131,17 @@ fn helper_inner(
     // Init learns of this helper's death through the write end closing.
     let (alive_r, alive_w) =
         rustix::pipe::pipe_with(PipeFlags::CLOEXEC).map_err(errno(SetupStage::Fork, NO_INDEX))?;
-    match sys::fork().map_err(fail(SetupStage::Fork, NO_INDEX))? {
+    let forked = sys::fork().map_err(fail(SetupStage::Fork, NO_INDEX))?;
+    let Some(status) = status_slot.take() else {
+        return Ok(SETUP_FAILED);
+    };
+    match forked {
         Forked::Child => {
             drop(alive_w);
             init(ctx, status, &alive_r)
         }
         Forked::Parent(pid) => {
+            drop(status);
             drop(alive_r);
             let init = Pid::from_raw(pid);
             loop {
@@ -140,7 +157,7 @@ fn helper_inner(
 
 /// Pid 1 of the new pid namespace: build the sandbox, fence itself, fork the
 /// command and reap until the command exits.
-fn init(ctx: &Ctx<'_>, status: &OwnedFd, alive: &OwnedFd) -> ! {
+fn init(ctx: &Ctx<'_>, status: OwnedFd, alive: &OwnedFd) -> ! {
     if rustix::process::set_parent_process_death_signal(Some(Signal::KILL)).is_err() {
         sys::exit_now(SETUP_FAILED);
     }
@@ -158,17 +175,18 @@ fn init(ctx: &Ctx<'_>, status: &OwnedFd, alive: &OwnedFd) -> ! {
         sys::exit_now(SETUP_FAILED);
     }
     if let Err(failure) = init_setup(ctx) {
-        report(status, failure);
+        report(&status, failure);
         sys::exit_now(SETUP_FAILED);
     }
     let command = match sys::fork() {
-        Ok(Forked::Child) => run_command(ctx, status),
+        Ok(Forked::Child) => run_command(ctx, &status),
         Ok(Forked::Parent(pid)) => Pid::from_raw(pid),
         Err(e) => {
-            report(status, fail(SetupStage::Fork, NO_INDEX)(e));
+            report(&status, fail(SetupStage::Fork, NO_INDEX)(e));
             sys::exit_now(SETUP_FAILED);
         }
     };
+    drop(status);
     let Some(command) = command else {
         sys::exit_now(SETUP_FAILED)
     };
@@ -228,6 +246,9 @@ fn init_setup(ctx: &Ctx<'_>) -> Result<(), Failure> {
         hide(path).map_err(fail(SetupStage::Hide, index))?;
     }
     net::loopback_up().map_err(fail(SetupStage::Loopback, NO_INDEX))?;
+    if let (Some(port), Some(to)) = (plan.gateway_port, ctx.gateway) {
+        net::hand_out_listener(port, to).map_err(fail(SetupStage::GatewayListener, NO_INDEX))?;
+    }
     rustix::system::sethostname(plan.hostname.as_bytes())
         .map_err(errno(SetupStage::Hostname, NO_INDEX))?;
 

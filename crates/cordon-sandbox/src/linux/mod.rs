@@ -34,6 +34,7 @@ const STAGES: &[SetupStage] = &[
     SetupStage::Seccomp,
     SetupStage::Fork,
     SetupStage::Chdir,
+    SetupStage::GatewayListener,
 ];
 const WIRE_READY: u8 = 0;
 const WIRE_EXEC: u8 = 255;
@@ -136,12 +137,29 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     let argv = pointers(&plan.argv);
     let envp = pointers(&plan.envp);
     let [stdin, stdout, stderr] = &sandbox.stdio;
+    // Datagrams keep the listener's message whole; CLOEXEC keeps both ends out of the
+    // command (init sends before it forks the command).
+    let gateway = match plan.gateway_port {
+        Some(_) => Some(
+            rustix::net::socketpair(
+                rustix::net::AddressFamily::UNIX,
+                rustix::net::SocketType::DGRAM,
+                rustix::net::SocketFlags::CLOEXEC,
+                None,
+            )
+            .map_err(io::Error::from)?,
+        ),
+        None => None,
+    };
     let ctx = child::Ctx {
         plan: &plan,
         seccomp: &seccomp,
         argv: &argv,
         envp: &envp,
         stdio: [borrow(stdin), borrow(stdout), borrow(stderr)],
+        gateway: gateway
+            .as_ref()
+            .map(|(_, inside)| std::os::fd::AsFd::as_fd(inside)),
     };
 
     let (status_r, status_w) =
@@ -161,6 +179,7 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     };
     drop(status_w);
     drop(go_r);
+    let gateway = gateway.map(|(outside, _inside)| outside);
     let abort = |err: SandboxError| {
         let _ = kill(pid);
         let _ = wait(pid);
@@ -187,10 +206,33 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     })?;
     rustix::io::write(&go_w, &[1]).map_err(|e| abort(io::Error::from(e).into()))?;
     drop(go_w);
-    match read_record(&status_r).map_err(|e| abort(e.into()))? {
-        None => Ok(SandboxChild { pid }),
-        Some(record) => Err(abort(explain(&plan, record))),
+    if let Some(record) = read_record(&status_r).map_err(|e| abort(e.into()))? {
+        return Err(abort(explain(&plan, record)));
     }
+    let gateway_listener = match &gateway {
+        Some(outside) => match net::receive_listener(outside) {
+            Ok(Some(fd)) => Some(std::net::TcpListener::from(fd)),
+            Ok(None) => {
+                return Err(abort(SandboxError::Setup {
+                    stage: SetupStage::GatewayListener,
+                    what: "receive the gateway's listener from the sandbox".to_owned(),
+                    source: io::Error::other("the sandbox's init sent none"),
+                }));
+            }
+            Err(source) => {
+                return Err(abort(SandboxError::Setup {
+                    stage: SetupStage::GatewayListener,
+                    what: "receive the gateway's listener from the sandbox".to_owned(),
+                    source,
+                }));
+            }
+        },
+        None => None,
+    };
+    Ok(SandboxChild {
+        pid,
+        gateway_listener,
+    })
 }
 
 /// A single line mapping our own ids: allowed without privilege.
@@ -286,6 +328,10 @@ fn explain(plan: &plan::Plan, record: Record) -> SandboxError {
             );
         }
         SetupStage::Chdir => format!("change to `{}`", plan.cwd.display()),
+        SetupStage::GatewayListener => match plan.gateway_port {
+            Some(port) => format!("listen on 127.0.0.1:{port} inside for the gateway"),
+            None => "listen inside for the gateway".to_owned(),
+        },
         other => other.to_string(),
     };
     SandboxError::Setup {
@@ -307,9 +353,19 @@ pub(crate) fn wait(pid: i32) -> Result<i32, SandboxError> {
 }
 
 /// Run to completion with the terminal's interrupt keys going to the command only.
-pub(crate) fn run_foreground(sandbox: &Sandbox) -> Result<i32, SandboxError> {
+pub(crate) fn run_foreground(
+    sandbox: &Sandbox,
+    started: impl FnOnce(&mut SandboxChild) -> Result<(), SandboxError>,
+) -> Result<i32, SandboxError> {
     sys::ignore_interrupts(true);
-    let result = spawn(sandbox).and_then(|child| wait(child.pid));
+    let result = spawn(sandbox).and_then(|mut child| match started(&mut child) {
+        Ok(()) => wait(child.pid),
+        Err(e) => {
+            let _ = kill(child.pid);
+            let _ = wait(child.pid);
+            Err(e)
+        }
+    });
     sys::ignore_interrupts(false);
     result
 }

@@ -1,10 +1,68 @@
-//! Bring up loopback in the new network namespace with one rtnetlink request, so
-//! 127.0.0.1 works inside while nothing else is reachable.
+//! The sandbox's network: loopback brought up in the new network namespace with one
+//! rtnetlink request, so 127.0.0.1 works inside while nothing else is reachable, and
+//! the gateway's listener on it, handed out to the supervisor.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::net::netlink::SocketAddrNetlink;
-use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+};
+
+/// Listens on `127.0.0.1:port` in this (the sandbox's) network namespace and sends the
+/// listening socket over `to`; this process keeps no copy. The supervisor accepts on
+/// it from outside, so a connection made inside reaches the gateway without a relay
+/// process inside, and nothing inside can take the port.
+pub(crate) fn hand_out_listener(port: u16, to: BorrowedFd<'_>) -> io::Result<()> {
+    let listener = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::sockopt::set_socket_reuseaddr(&listener, true)?;
+    rustix::net::bind(&listener, &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))?;
+    rustix::net::listen(&listener, 1024)?;
+    let fds = [listener.as_fd()];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::Error::other("no room for the listener in the message"));
+    }
+    rustix::net::sendmsg(to, &[IoSlice::new(b"L")], &mut control, SendFlags::empty())?;
+    Ok(())
+}
+
+/// The listener init sent, if it sent one (never waits: init sends it before the
+/// command runs, and this is asked after).
+pub(crate) fn receive_listener(from: &OwnedFd) -> io::Result<Option<OwnedFd>> {
+    let mut byte = [0u8; 1];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    match rustix::net::recvmsg(
+        from,
+        &mut [IoSliceMut::new(&mut byte)],
+        &mut control,
+        RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC,
+    ) {
+        Ok(_) => {}
+        Err(rustix::io::Errno::AGAIN) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let mut received = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for fd in fds {
+                received.get_or_insert(fd);
+            }
+        }
+    }
+    Ok(received)
+}
 
 const RTM_NEWLINK: u16 = 16;
 const NLM_F_REQUEST: u16 = 1;

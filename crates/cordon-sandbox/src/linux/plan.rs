@@ -56,6 +56,8 @@ pub(crate) struct Plan {
     pub(crate) argv: Vec<CString>,
     pub(crate) envp: Vec<CString>,
     pub(crate) command: String,
+    /// Where inside the gateway's listener is bound, if the sandbox has a way out.
+    pub(crate) gateway_port: Option<u16>,
 }
 
 fn under(prefix: &str, path: &Path) -> PathBuf {
@@ -248,6 +250,24 @@ pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
             format!("bind `{}` read-only", host.display()),
         );
     }
+    for (host, inside) in &sandbox.files_at {
+        let host = existing(host, "a file shown inside")?;
+        let inside = absolute(inside, "the path a file is shown at")?;
+        if !host.is_file() {
+            return Err(SandboxError::Config(format!(
+                "`{}` cannot be shown at `{}`: it is not a regular file",
+                host.display(),
+                inside.display()
+            )));
+        }
+        step(
+            MountOp::BindReadOnly {
+                src: under(OLD_ROOT, &host),
+                dst: under(NEW_ROOT, &inside),
+            },
+            format!("show `{}` at `{}`", host.display(), inside.display()),
+        );
+    }
     for path in &sandbox.writable {
         let host = existing(path, "a writable path")?;
         step(
@@ -335,6 +355,7 @@ pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
         argv,
         envp,
         command: argv0.to_string_lossy().into_owned(),
+        gateway_port: sandbox.gateway_port,
     })
 }
 

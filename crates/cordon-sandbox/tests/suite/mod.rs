@@ -1,5 +1,6 @@
 mod escape;
 mod filesystem;
 mod lifecycle;
+mod network;
 mod secrets;
 mod support;

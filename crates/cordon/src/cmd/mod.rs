@@ -4,6 +4,7 @@ mod approvals;
 mod audit;
 mod check;
 mod demo;
+mod egress;
 mod explain;
 mod gateway;
 mod hook;

@@ -8,6 +8,9 @@ use cordon_task::{Snapshot, TaskState, Tasks};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::egress;
 
 pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     let (loaded, _) = super::load_manifest(policy)?;
@@ -61,10 +64,6 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         .context("cannot check the workspace for secrets to hide; nothing was run")?;
     tracing::debug!(count = secrets.len(), "secrets hidden in the workspace");
     sandbox = sandbox.hide_all(hidden).hide_all(secrets);
-    let keep: Vec<&str> = args.keep_env.iter().map(String::as_str).collect();
-    // cordon's own state is hidden inside; its location is no business of the command.
-    let vars = std::env::vars_os().filter(|(k, _)| k != "CORDON_HOME");
-    sandbox = sandbox.envs(scrub_env(vars, &keep));
     let inside = std::fs::canonicalize(&cwd).unwrap_or_else(|_| cwd.clone());
     sandbox = sandbox.cwd(if inside.starts_with(&workspace) {
         inside
@@ -72,8 +71,10 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         workspace.clone()
     });
 
-    let authorizer = Authorizer::open(loaded.clone(), &cordon_home)
-        .context("cannot open cordon's audit log and approvals")?;
+    let authorizer = Arc::new(
+        Authorizer::open(loaded.clone(), &cordon_home)
+            .context("cannot open cordon's audit log and approvals")?,
+    );
     let action = Action::new(Gate::Sandbox, "sandbox.run", Effect::Write)
         .with_path(workspace.display().to_string())
         .with_detail(shell_words(&args.command));
@@ -100,8 +101,53 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     };
     task.save_snapshot(&snapshot)?;
     sandbox = sandbox.task_dir(task.dir());
+
+    let egress = match egress::prepare(
+        authorizer.clone(),
+        &cordon_home,
+        task.dir(),
+        &egress::EgressOptions {
+            upstream_ca: &args.upstream_ca,
+            tunnel_only: &args.tunnel_only,
+            max_body: args.max_body,
+        },
+    ) {
+        Ok(egress) => egress,
+        Err(e) => {
+            task.finish(TaskState::Failed, None, Some(format!("{e:#}")))?;
+            return Err(e);
+        }
+    };
+    let keep: Vec<&str> = args.keep_env.iter().map(String::as_str).collect();
+    // cordon's own state is hidden inside; its location is no business of the command.
+    // Proxy and CA variables from the host would lead past the gateway or away from
+    // its bundle, so the gateway's own replace them.
+    let vars = std::env::vars_os()
+        .filter(|(k, _)| k != "CORDON_HOME" && !egress.replaced.iter().any(|name| k == *name));
+    sandbox = sandbox
+        .envs(scrub_env(vars, &keep))
+        .envs(egress.env.iter().cloned())
+        .gateway_port(egress::GATEWAY_PORT);
+    for (host, inside) in &egress.bundle_at {
+        sandbox = sandbox.read_only_at(host, inside);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the gateway's runtime")?;
+    let gateway = egress.gateway.clone();
+
     tracing::debug!(task = %task.meta.id, workspace = %workspace.display(), "starting the sandbox");
-    match sandbox.run_foreground() {
+    let outcome = sandbox.run_foreground_with(|child| {
+        let listener = child.take_gateway_listener().ok_or_else(|| {
+            cordon_sandbox::SandboxError::Config("the sandbox gave no gateway listener".to_owned())
+        })?;
+        egress::serve(&runtime, gateway, listener).map_err(cordon_sandbox::SandboxError::from)
+    });
+    // Connections still open when the command is gone have no one to answer.
+    runtime.shutdown_background();
+    match outcome {
         Ok(code) => {
             task.finish(TaskState::Exited, Some(code), None)?;
             if std::io::IsTerminal::is_terminal(&std::io::stderr()) {

@@ -8,11 +8,11 @@ use std::process::{Child, Command, Stdio};
 
 use super::common::cordon;
 
-const TOKEN: &str = "rw_real_token_7f3";
+pub(super) const TOKEN: &str = "rw_real_token_7f3";
 
-struct Peer {
+pub(super) struct Peer {
     child: Child,
-    port: u16,
+    pub(super) port: u16,
     /// What it printed before it was ready.
     notices: Vec<String>,
 }
@@ -26,7 +26,10 @@ impl Drop for Peer {
 
 /// Reads lines from `reader` until one holds `marker`, and returns the port after it.
 /// The rest is drained on a thread, so the peer never writes into a closed pipe.
-fn port_after(reader: impl std::io::Read + Send + 'static, marker: &str) -> (u16, Vec<String>) {
+pub(super) fn port_after(
+    reader: impl std::io::Read + Send + 'static,
+    marker: &str,
+) -> (u16, Vec<String>) {
     let mut lines = BufReader::new(reader).lines();
     let mut before = Vec::new();
     for line in lines.by_ref() {
@@ -93,6 +96,23 @@ fn setup() -> Setup {
 
 /// The upstream's own CA and a certificate for the provider's name, as a real
 /// provider would have (`--upstream-ca` makes the gateway trust it).
+/// The Railway mock logging to `log`, over TLS with a certificate from a fresh CA
+/// when `tls`; that CA's PEM file and the mock.
+pub(super) fn railway_serving(dir: &Path, log: &Path, tls: bool) -> (PathBuf, Peer) {
+    let (upstream_ca, cert, key) = upstream_tls(dir);
+    let flags: Vec<&std::ffi::OsStr> = if tls {
+        vec![
+            "--tls-cert".as_ref(),
+            cert.as_os_str(),
+            "--tls-key".as_ref(),
+            key.as_os_str(),
+        ]
+    } else {
+        Vec::new()
+    };
+    (upstream_ca, railway(log, &flags))
+}
+
 fn upstream_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -126,20 +146,7 @@ fn setup_full(tls: bool, gateway_flags: &[&str], extra: &str) -> Setup {
     let home = dir.path().join("home");
     let log = dir.path().join("railway.jsonl");
     std::fs::write(&log, "").unwrap();
-    let (upstream_ca, cert, key) = upstream_tls(dir.path());
-    let railway = if tls {
-        railway(
-            &log,
-            &[
-                "--tls-cert".as_ref(),
-                cert.as_os_str(),
-                "--tls-key".as_ref(),
-                key.as_os_str(),
-            ],
-        )
-    } else {
-        railway(&log, &[])
-    };
+    let (upstream_ca, railway) = railway_serving(dir.path(), &log, tls);
     let manifest = dir.path().join("cordon.toml");
     std::fs::write(
         &manifest,

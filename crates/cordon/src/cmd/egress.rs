@@ -1,0 +1,187 @@
+//! The sandbox's way out for `cordon run`: the credential gateway, run by the
+//! supervisor on a listener inside the sandbox's network namespace, and what the
+//! command needs to use it (proxy variables, phantom tokens, a CA bundle that trusts
+//! the gateway's interception).
+
+use anyhow::{Context, Result};
+use cordon_core::Authorizer;
+use cordon_gateway::ca::CertificateAuthority;
+use cordon_gateway::credentials::Credentials;
+use cordon_gateway::{Gateway, GatewayOptions, Interception};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the gateway listens inside every sandbox. The namespace is the sandbox's own,
+/// so one fixed port cannot collide with the host's; 3128 is the port proxies have
+/// conventionally used, which some tools try first.
+pub const GATEWAY_PORT: u16 = 3128;
+
+/// The system CA bundles tools read by default, by distribution. The merged bundle is
+/// shown over each one the host has, so a client that ignores every variable below
+/// still trusts the gateway.
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// Variables naming a CA bundle, for the tools that read their own: OpenSSL and
+/// everything on it, Python requests, curl, Node (extra certificates), git, pip,
+/// cargo and Deno.
+const BUNDLE_VARS: &[&str] = &[
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "GIT_SSL_CAINFO",
+    "PIP_CERT",
+    "CARGO_HTTP_CAINFO",
+    "DENO_CERT",
+];
+
+/// Variables that point a client at a proxy; both spellings, since tools disagree.
+const PROXY_VARS: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+const NO_PROXY_VARS: &[&str] = &["NO_PROXY", "no_proxy"];
+
+/// Options of `cordon run` that shape the gateway.
+pub struct EgressOptions<'a> {
+    pub upstream_ca: &'a [PathBuf],
+    pub tunnel_only: &'a [String],
+    pub max_body: usize,
+}
+
+/// Everything the supervisor prepared before the sandbox starts.
+pub struct Egress {
+    pub gateway: Arc<Gateway>,
+    /// Set in the command's environment, after the host's were scrubbed.
+    pub env: Vec<(String, String)>,
+    /// Host file shown at an inside path: the merged bundle over each system bundle.
+    pub bundle_at: Vec<(PathBuf, PathBuf)>,
+    /// Variables the command must not inherit from the host (they would point it
+    /// past the gateway or at another bundle).
+    pub replaced: Vec<&'static str>,
+}
+
+pub fn prepare(
+    authorizer: Arc<Authorizer>,
+    cordon_home: &Path,
+    task_dir: &Path,
+    options: &EgressOptions<'_>,
+) -> Result<Egress> {
+    let ca = CertificateAuthority::load_or_create(&cordon_home.join("ca"))
+        .context("cannot load or create the gateway's CA")?;
+    let upstream: Vec<&Path> = options.upstream_ca.iter().map(PathBuf::as_path).collect();
+    let bundle = merged_bundle(ca.cert_pem(), task_dir)?;
+    let interception = Interception::new(Arc::new(ca), &upstream, options.tunnel_only.to_vec())
+        .context("cannot set up HTTPS interception")?;
+    let credentials = Credentials::load(authorizer.manifest())
+        .context("cannot load the manifest's credentials; nothing was run")?;
+
+    let proxy = format!("http://127.0.0.1:{GATEWAY_PORT}");
+    let mut env: Vec<(String, String)> = PROXY_VARS
+        .iter()
+        .map(|var| ((*var).to_owned(), proxy.clone()))
+        .collect();
+    // Loopback inside is the sandbox's own: a dev server the command starts is reached
+    // directly, not through the gateway.
+    env.extend(
+        NO_PROXY_VARS
+            .iter()
+            .map(|var| ((*var).to_owned(), "localhost,127.0.0.1,::1".to_owned())),
+    );
+    let inside_bundle = bundle_paths()
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from(SYSTEM_BUNDLES[0]));
+    env.extend(BUNDLE_VARS.iter().map(|var| {
+        (
+            (*var).to_owned(),
+            inside_bundle.to_string_lossy().into_owned(),
+        )
+    }));
+    env.extend(credentials.phantoms());
+
+    let bundle_at = bundle_paths()
+        .into_iter()
+        .map(|inside| (bundle.clone(), inside))
+        .collect();
+    let gateway = Gateway::new(
+        authorizer,
+        GatewayOptions {
+            max_body: options.max_body,
+            interception: Some(Arc::new(interception)),
+            credentials: Arc::new(credentials),
+            ..GatewayOptions::default()
+        },
+    );
+    let mut replaced: Vec<&'static str> = PROXY_VARS.to_vec();
+    replaced.extend(NO_PROXY_VARS);
+    replaced.extend(BUNDLE_VARS);
+    Ok(Egress {
+        gateway,
+        env,
+        bundle_at,
+        replaced,
+    })
+}
+
+/// The host's system bundles that are real files, each once (several names are often
+/// symlinks to one file; a bind mount over a symlink would follow it from the wrong
+/// root, so the resolved path is what gets covered).
+fn bundle_paths() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for path in SYSTEM_BUNDLES {
+        if let Ok(real) = std::fs::canonicalize(path)
+            && real.is_file()
+            && !out.contains(&real)
+        {
+            out.push(real);
+        }
+    }
+    out
+}
+
+/// The system roots followed by the gateway's CA, written into the task directory
+/// (outside the sandbox; shown inside read-only). Without a system bundle the file
+/// holds the gateway's CA alone.
+fn merged_bundle(ca_pem: &str, task_dir: &Path) -> Result<PathBuf> {
+    let mut text = String::new();
+    if let Some(system) = bundle_paths().first() {
+        text = std::fs::read_to_string(system)
+            .with_context(|| format!("cannot read the system CA bundle {}", system.display()))?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    text.push_str("# cordon gateway (intercepts HTTPS for this task)\n");
+    text.push_str(ca_pem);
+    let path = task_dir.join("ca-bundle.pem");
+    std::fs::write(&path, text)
+        .with_context(|| format!("cannot write the task's CA bundle {}", path.display()))?;
+    Ok(path)
+}
+
+/// Serves the sandbox's connections until the runtime is dropped.
+pub fn serve(
+    runtime: &tokio::runtime::Runtime,
+    gateway: Arc<Gateway>,
+    listener: std::net::TcpListener,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let _entered = runtime.enter();
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    runtime.spawn(async move {
+        if let Err(e) = gateway.serve_tcp(listener).await {
+            tracing::error!(error = %e, "the sandbox's gateway stopped; the command has no way out");
+        }
+    });
+    Ok(())
+}

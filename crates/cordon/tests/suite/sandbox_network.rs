@@ -1,0 +1,232 @@
+//! `cordon run`'s network: the command's only way out is the credential gateway the
+//! supervisor runs, on a listener inside the sandbox's own network namespace. Real
+//! curl and Python inside a real sandbox, the Railway mock (tests/mocks/railway.py)
+//! outside as the provider; every test checks what reached the provider too.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use super::common::Run;
+use super::gateway::{Peer, TOKEN, railway_serving};
+
+struct Net {
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    cordon_home: PathBuf,
+    ws: PathBuf,
+    manifest: PathBuf,
+    log: PathBuf,
+    upstream_ca: PathBuf,
+    railway: Peer,
+}
+
+impl Net {
+    fn new(tls: bool) -> Net {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let home = base.join("home");
+        let ws = base.join("ws");
+        fs::create_dir_all(&home).unwrap();
+        fs::create_dir_all(&ws).unwrap();
+        let log = base.join("railway.jsonl");
+        fs::write(&log, "").unwrap();
+        let (upstream_ca, railway) = railway_serving(&base, &log, tls);
+        let manifest = base.join("cordon.toml");
+        fs::write(
+            &manifest,
+            r#"
+[task]
+name = "sandboxed-agent"
+environment = "staging"
+
+[filesystem]
+workspace = "ws"
+
+[network]
+allow = ["backboard.railway.com", "allowed.test"]
+
+[network.resolve]
+"backboard.railway.com" = "127.0.0.1"
+"allowed.test" = "127.0.0.1"
+
+[[resource]]
+kind = "railway.volume"
+id = "vol_prod_7f3"
+environment = "production"
+
+[[credential]]
+name = "railway"
+source = "env:RAILWAY_TOKEN"
+env_var = "RAILWAY_TOKEN"
+hosts = ["backboard.railway.com"]
+allow = ["graphql.query.*", "http.GET"]
+"#,
+        )
+        .unwrap();
+        Net {
+            cordon_home: base.join("cordon-home"),
+            _dir: dir,
+            home,
+            ws,
+            manifest,
+            log,
+            upstream_ca,
+            railway,
+        }
+    }
+
+    /// `cordon run -- sh -c script`, the real token in the supervisor's environment.
+    fn run(&self, script: &str) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .arg("--policy")
+            .arg(&self.manifest)
+            .arg("run")
+            .arg("--upstream-ca")
+            .arg(&self.upstream_ca)
+            .args(["--", "sh", "-c", script])
+            .current_dir(&self.ws)
+            .env("CORDON_HOME", &self.cordon_home)
+            .env("HOME", &self.home)
+            .env("RAILWAY_TOKEN", TOKEN)
+            // A proxy set on the host must not lead the command past the gateway.
+            .env("HTTPS_PROXY", "http://127.0.0.1:9")
+            .env("SSL_CERT_FILE", "/nonexistent.pem")
+            .env_remove("CORDON_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn provider_saw(&self) -> String {
+        fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+/// The value after `name=` on the line that starts with it.
+fn field<'a>(run: &'a Run, name: &str) -> &'a str {
+    let prefix = format!("{name}=");
+    run.stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no `{name}=` line in:\n{}\n{}", run.stdout, run.stderr))
+}
+
+#[test]
+fn inside_the_sandbox_only_the_gateway_leads_out() {
+    let net = Net::new(false);
+    let port = net.railway.port;
+    let run = net.run(&format!(
+        r#"
+        echo "allowed=$(curl -sS -m 10 http://allowed.test:{port}/volumes 2>&1 | tr '\n' ' ')"
+        echo "refused=$(curl -sS -m 10 -o /dev/null -w '%{{http_code}}' http://example.com/)"
+        curl -sS -m 5 --noproxy '*' http://127.0.0.1:{port}/health >/dev/null 2>&1
+        echo "host_loopback=$?"
+        curl -sS -m 5 --noproxy '*' http://93.184.216.34/ >/dev/null 2>&1
+        echo "raw_tcp=$?"
+        getent hosts example.com >/dev/null 2>&1
+        echo "dns=$?"
+        python3 - <<'PY'
+import errno, socket
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("8.8.8.8", 53))
+    print("udp=sent")
+except OSError as e:
+    print("udp=" + errno.errorcode.get(e.errno, str(e.errno)))
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", 3128))
+    print("take_port=bound")
+except OSError as e:
+    print("take_port=" + errno.errorcode.get(e.errno, str(e.errno)))
+PY
+        echo "proxy=$HTTPS_PROXY"
+        "#
+    ));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        field(&run, "allowed").contains("vol_prod_7f3"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(field(&run, "refused"), "403");
+    assert_eq!(field(&run, "proxy"), "http://127.0.0.1:3128");
+    // curl's 7 is "could not connect": the host's loopback is not the sandbox's.
+    assert_eq!(field(&run, "host_loopback"), "7");
+    assert_ne!(field(&run, "raw_tcp"), "0");
+    assert_ne!(field(&run, "dns"), "0");
+    assert_eq!(field(&run, "udp"), "ENETUNREACH");
+    // The gateway's port is held outside; nothing inside can listen in its place.
+    assert_eq!(field(&run, "take_port"), "EADDRINUSE");
+
+    let saw = net.provider_saw();
+    assert!(saw.contains("/volumes"), "{saw}");
+    assert!(
+        !saw.contains("/health"),
+        "a direct connection got out: {saw}"
+    );
+}
+
+#[test]
+fn https_inside_is_intercepted_trusted_and_scoped_without_any_flag() {
+    let net = Net::new(true);
+    let url = format!(
+        "https://backboard.railway.com:{}/graphql/v2",
+        net.railway.port
+    );
+    let run = net.run(&format!(
+        r#"
+        echo "token=$RAILWAY_TOKEN"
+        post() {{ curl -sS -m 10 -H 'Content-Type: application/json' \
+            -H "Authorization: Bearer $RAILWAY_TOKEN" --data-raw "$1" {url}; }}
+        echo "query=$(post '{{"query":"query {{ me {{ email }} }}"}}')"
+        echo "delete=$(post '{{"query":"mutation {{ volumeDelete(volumeId: \"vol_prod_7f3\") }}"}}')"
+        # A client that reads no variable still trusts the gateway: the system bundle
+        # path holds the merged bundle.
+        echo "bare=$(env -u CURL_CA_BUNDLE -u SSL_CERT_FILE curl -sS -m 10 \
+            -H "Authorization: Bearer $RAILWAY_TOKEN" -H 'Content-Type: application/json' \
+            --data-raw '{{"query":"query {{ me {{ id }} }}"}}' {url})"
+        python3 - {url} <<'PY'
+import json, os, sys, urllib.request
+request = urllib.request.Request(sys.argv[1],
+    data=json.dumps({{"query": "query {{ me {{ email }} }}"}}).encode(),
+    headers={{"Content-Type": "application/json",
+             "Authorization": "Bearer " + os.environ["RAILWAY_TOKEN"]}})
+print("python=" + urllib.request.urlopen(request, timeout=10).read().decode())
+PY
+        "#
+    ));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let phantom = field(&run, "token");
+    assert!(!phantom.is_empty() && phantom != TOKEN, "{phantom}");
+    assert!(
+        !run.stdout.contains(TOKEN),
+        "the real token reached the command"
+    );
+    assert!(
+        field(&run, "query").contains("dev@example.com"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        field(&run, "python").contains("dev@example.com"),
+        "{}",
+        run.stdout
+    );
+    assert!(field(&run, "bare").contains("\"me\""), "{}", run.stdout);
+    let refused: serde_json::Value = serde_json::from_str(field(&run, "delete")).unwrap();
+    assert_eq!(
+        refused["action"]["operation"],
+        "graphql.mutation.volumeDelete"
+    );
+
+    let saw = net.provider_saw();
+    assert!(saw.contains(&format!("Bearer {TOKEN}")), "{saw}");
+    assert!(!saw.contains(phantom), "the phantom went upstream: {saw}");
+    assert!(!saw.contains("volumeDelete"), "{saw}");
+}
