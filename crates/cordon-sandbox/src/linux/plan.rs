@@ -320,9 +320,18 @@ pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
         .iter()
         .map(|arg| cstring(arg.clone().into_vec(), "an argument"))
         .collect::<Result<Vec<_>, _>>()?;
-    let envp = sandbox
+    // One entry per name, the last one given: with two, getenv() would return the
+    // first and a phantom set over a real secret would not hide it.
+    let mut seen = std::collections::HashSet::new();
+    let mut env: Vec<&(OsString, OsString)> = sandbox
         .env
         .iter()
+        .rev()
+        .filter(|(k, _)| seen.insert(k.clone()))
+        .collect();
+    env.reverse();
+    let envp = env
+        .into_iter()
         .map(|(k, v)| {
             if k.is_empty() || k.as_bytes().contains(&b'=') {
                 return Err(SandboxError::Config(format!(

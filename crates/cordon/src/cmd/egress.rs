@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result};
 use cordon_core::Authorizer;
+use cordon_core::manifest::CredentialSource;
 use cordon_gateway::ca::CertificateAuthority;
 use cordon_gateway::credentials::Credentials;
 use cordon_gateway::{Gateway, GatewayOptions, Interception};
@@ -65,9 +66,10 @@ pub struct Egress {
     pub env: Vec<(String, String)>,
     /// Host file shown at an inside path: the merged bundle over each system bundle.
     pub bundle_at: Vec<(PathBuf, PathBuf)>,
-    /// Variables the command must not inherit from the host (they would point it
-    /// past the gateway or at another bundle).
-    pub replaced: Vec<&'static str>,
+    /// Variables the command must not inherit from the host: they would point it past
+    /// the gateway or at another bundle, or they hold a credential's real secret
+    /// (whatever its name looks like, and even when `--keep-env` names it).
+    pub replaced: Vec<String>,
 }
 
 pub fn prepare(
@@ -84,6 +86,7 @@ pub fn prepare(
         .context("cannot set up HTTPS interception")?;
     let credentials = Credentials::load(authorizer.manifest())
         .context("cannot load the manifest's credentials; nothing was run")?;
+    let authorizer_manifest_credentials = authorizer.manifest().manifest.credentials.clone();
 
     let proxy = format!("http://127.0.0.1:{GATEWAY_PORT}");
     let mut env: Vec<(String, String)> = PROXY_VARS
@@ -122,9 +125,20 @@ pub fn prepare(
             ..GatewayOptions::default()
         },
     );
-    let mut replaced: Vec<&'static str> = PROXY_VARS.to_vec();
-    replaced.extend(NO_PROXY_VARS);
-    replaced.extend(BUNDLE_VARS);
+    let mut replaced: Vec<String> = PROXY_VARS
+        .iter()
+        .chain(NO_PROXY_VARS)
+        .chain(BUNDLE_VARS)
+        .map(|var| (*var).to_owned())
+        .collect();
+    for credential in &authorizer_manifest_credentials {
+        if let CredentialSource::Env(var) = &credential.source {
+            replaced.push(var.clone());
+        }
+        if let Some(var) = &credential.env_var {
+            replaced.push(var.0.clone());
+        }
+    }
     Ok(Egress {
         gateway,
         env,
@@ -169,19 +183,25 @@ fn merged_bundle(ca_pem: &str, task_dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Serves the sandbox's connections until the runtime is dropped.
+/// Serves the sandbox's connections on a runtime of its own until that is dropped.
+/// Called once the sandbox runs: the sandbox's processes are forks of this one, and
+/// the fewer threads exist when it forks, the fewer locks a child could inherit held.
 pub fn serve(
-    runtime: &tokio::runtime::Runtime,
     gateway: Arc<Gateway>,
     listener: std::net::TcpListener,
-) -> std::io::Result<()> {
+) -> std::io::Result<tokio::runtime::Runtime> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     listener.set_nonblocking(true)?;
-    let _entered = runtime.enter();
+    let entered = runtime.enter();
     let listener = tokio::net::TcpListener::from_std(listener)?;
     runtime.spawn(async move {
         if let Err(e) = gateway.serve_tcp(listener).await {
             tracing::error!(error = %e, "the sandbox's gateway stopped; the command has no way out");
         }
     });
-    Ok(())
+    drop(entered);
+    Ok(runtime)
 }

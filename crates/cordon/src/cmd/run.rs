@@ -122,8 +122,16 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     // cordon's own state is hidden inside; its location is no business of the command.
     // Proxy and CA variables from the host would lead past the gateway or away from
     // its bundle, so the gateway's own replace them.
-    let vars = std::env::vars_os()
-        .filter(|(k, _)| k != "CORDON_HOME" && !egress.replaced.iter().any(|name| k == *name));
+    for name in &args.keep_env {
+        if egress.replaced.iter().any(|r| r == name) {
+            eprintln!(
+                "cordon: not keeping `{name}`: the gateway sets it inside (a credential's phantom, a proxy or a CA bundle)"
+            );
+        }
+    }
+    let vars = std::env::vars_os().filter(|(k, _)| {
+        k != "CORDON_HOME" && !egress.replaced.iter().any(|name| k == name.as_str())
+    });
     sandbox = sandbox
         .envs(scrub_env(vars, &keep))
         .envs(egress.env.iter().cloned())
@@ -131,22 +139,23 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     for (host, inside) in &egress.bundle_at {
         sandbox = sandbox.read_only_at(host, inside);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the gateway's runtime")?;
     let gateway = egress.gateway.clone();
+    let mut runtime = None;
 
     tracing::debug!(task = %task.meta.id, workspace = %workspace.display(), "starting the sandbox");
+    let mut started = false;
     let outcome = sandbox.run_foreground_with(|child| {
+        started = true;
         let listener = child.take_gateway_listener().ok_or_else(|| {
             cordon_sandbox::SandboxError::Config("the sandbox gave no gateway listener".to_owned())
         })?;
-        egress::serve(&runtime, gateway, listener).map_err(cordon_sandbox::SandboxError::from)
+        runtime = Some(egress::serve(gateway, listener)?);
+        Ok(())
     });
     // Connections still open when the command is gone have no one to answer.
-    runtime.shutdown_background();
+    if let Some(runtime) = runtime {
+        runtime.shutdown_background();
+    }
     match outcome {
         Ok(code) => {
             task.finish(TaskState::Exited, Some(code), None)?;
@@ -160,7 +169,12 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         }
         Err(e) => {
             task.finish(TaskState::Failed, None, Some(e.to_string()))?;
-            Err(anyhow::Error::new(e).context("the sandbox could not be built; nothing was run"))
+            let context = if started {
+                "the command started, but its gateway could not; it was stopped"
+            } else {
+                "the sandbox could not be built; nothing was run"
+            };
+            Err(anyhow::Error::new(e).context(context))
         }
     }
 }

@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 use super::common::Run;
 use super::gateway::{Peer, TOKEN, railway_serving};
 
+const GH_PAT: &str = "ghp_realPersonalAccessToken0123456789";
+
 struct Net {
     _dir: tempfile::TempDir,
     home: PathBuf,
@@ -61,6 +63,13 @@ source = "env:RAILWAY_TOKEN"
 env_var = "RAILWAY_TOKEN"
 hosts = ["backboard.railway.com"]
 allow = ["graphql.query.*", "http.GET"]
+
+# A source variable whose name the scrubber would not catch.
+[[credential]]
+name = "github"
+source = "env:GH_PAT"
+hosts = ["api.github.test"]
+allow = ["http.GET"]
 "#,
         )
         .unwrap();
@@ -82,6 +91,8 @@ allow = ["graphql.query.*", "http.GET"]
             .arg("--policy")
             .arg(&self.manifest)
             .arg("run")
+            // Asking to keep a credential's variable must not let its real value in.
+            .args(["--keep-env", "RAILWAY_TOKEN"])
             .arg("--upstream-ca")
             .arg(&self.upstream_ca)
             .args(["--", "sh", "-c", script])
@@ -89,6 +100,7 @@ allow = ["graphql.query.*", "http.GET"]
             .env("CORDON_HOME", &self.cordon_home)
             .env("HOME", &self.home)
             .env("RAILWAY_TOKEN", TOKEN)
+            .env("GH_PAT", GH_PAT)
             // A proxy set on the host must not lead the command past the gateway.
             .env("HTTPS_PROXY", "http://127.0.0.1:9")
             .env("SSL_CERT_FILE", "/nonexistent.pem")
@@ -146,6 +158,8 @@ except OSError as e:
     print("take_port=" + errno.errorcode.get(e.errno, str(e.errno)))
 PY
         echo "proxy=$HTTPS_PROXY"
+        echo "gh=$GH_PAT"
+        echo "environ=$(tr '\0' '\n' </proc/self/environ | grep -c -e ghp_real -e rw_real_token_7f3)"
         "#
     ));
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -163,6 +177,16 @@ PY
     assert_eq!(field(&run, "udp"), "ENETUNREACH");
     // The gateway's port is held outside; nothing inside can listen in its place.
     assert_eq!(field(&run, "take_port"), "EADDRINUSE");
+    // Credentials' real values never reach the command, whatever their names.
+    let gh = field(&run, "gh");
+    assert!(gh.starts_with("ghp_") && gh != GH_PAT, "{gh}");
+    assert_eq!(field(&run, "environ"), "0");
+    assert!(!run.stdout.contains(GH_PAT) && !run.stdout.contains(TOKEN));
+    assert!(
+        run.stderr.contains("not keeping `RAILWAY_TOKEN`"),
+        "{}",
+        run.stderr
+    );
 
     let saw = net.provider_saw();
     assert!(saw.contains("/volumes"), "{saw}");
