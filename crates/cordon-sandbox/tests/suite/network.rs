@@ -70,3 +70,25 @@ fn without_a_gateway_port_there_is_no_listener_and_no_way_out() {
     assert!(child.take_gateway_listener().is_none());
     assert_eq!(child.wait().unwrap(), 9);
 }
+
+#[test]
+fn a_file_shown_inside_is_readable_and_cannot_be_changed_or_removed() {
+    let env = Env::new();
+    let bundle = env.out_dir.join("bundle.pem");
+    std::fs::write(&bundle, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    let (code, out) = env.run_sandbox(
+        env.sandbox(
+            "head -c 11 /tmp/.bundle.pem; echo; \
+             echo x 2>/dev/null >> /tmp/.bundle.pem && echo appended; \
+             rm -f /tmp/.bundle.pem 2>/dev/null && echo removed; \
+             head -c 11 /etc/passwd >/dev/null && echo system-ok",
+        )
+        .read_only_at(&bundle, "/tmp/.bundle.pem"),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "-----BEGIN \nsystem-ok\n");
+    assert_eq!(
+        std::fs::read_to_string(&bundle).unwrap(),
+        "-----BEGIN CERTIFICATE-----\n"
+    );
+}

@@ -27,6 +27,9 @@ const SYSTEM_BUNDLES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
+/// Where the bundle is shown inside when the host has no system bundle.
+const FALLBACK_BUNDLE: &str = "/tmp/.cordon-ca-bundle.pem";
+
 /// Variables naming a CA bundle, for the tools that read their own: OpenSSL and
 /// everything on it, Python requests, curl, Node (extra certificates), git, pip,
 /// cargo and Deno.
@@ -100,10 +103,13 @@ pub fn prepare(
             .iter()
             .map(|var| ((*var).to_owned(), "localhost,127.0.0.1,::1".to_owned())),
     );
-    let inside_bundle = bundle_paths()
+    let system_bundles = bundle_paths();
+    // Without a system bundle there is no file to cover; the sandbox's private /tmp
+    // is where the bundle can always be shown (a mount point cannot be removed).
+    let inside_bundle = system_bundles
         .first()
         .cloned()
-        .unwrap_or_else(|| PathBuf::from(SYSTEM_BUNDLES[0]));
+        .unwrap_or_else(|| PathBuf::from(FALLBACK_BUNDLE));
     env.extend(BUNDLE_VARS.iter().map(|var| {
         (
             (*var).to_owned(),
@@ -112,10 +118,14 @@ pub fn prepare(
     }));
     env.extend(credentials.phantoms());
 
-    let bundle_at = bundle_paths()
-        .into_iter()
-        .map(|inside| (bundle.clone(), inside))
-        .collect();
+    let bundle_at = if system_bundles.is_empty() {
+        vec![(bundle.clone(), PathBuf::from(FALLBACK_BUNDLE))]
+    } else {
+        system_bundles
+            .into_iter()
+            .map(|inside| (bundle.clone(), inside))
+            .collect()
+    };
     let gateway = Gateway::new(
         authorizer,
         GatewayOptions {
