@@ -116,6 +116,15 @@ impl Session {
             Ok(Message::Request { id, method, params }) => {
                 self.client_request(id, method, params, now)
             }
+            // MCP's notifications are all `notifications/…`. Anything else without an
+            // id (`tools/call` with the id left out) would reach the server unjudged,
+            // and a lax server might run it; it cannot be answered, so it is dropped.
+            Ok(Message::Notification { method, .. }) if !method.starts_with("notifications/") => {
+                vec![Out::Note(format!(
+                    "cordon mcp: dropped `{method}` from the client: it has no id, and only \
+                     `notifications/…` may be sent without one"
+                ))]
+            }
             Ok(Message::Notification { method, params }) => {
                 vec![Out::ToServer(self.client_notification(method, params))]
             }

@@ -83,3 +83,28 @@ fn an_undeclared_call_is_answered_here_and_never_forwarded() {
         )]
     );
 }
+
+#[test]
+fn a_call_sent_without_an_id_is_dropped_not_forwarded_unjudged() {
+    // Found by the mcp_session fuzz target: `tools/call` with its id left out parsed
+    // as a notification and went to the server without a decision.
+    let mut session = Session::new(judge(), options());
+    let now = Instant::now();
+    for method in ["tools/call", "resources/read", "initialize"] {
+        let out = session.from_client(
+            line(json!({"jsonrpc": "2.0", "method": method, "params": {"name": "get_env"}})),
+            now,
+        );
+        assert!(
+            out.iter().all(|o| !matches!(o, Out::ToServer(_))),
+            "{method}: {out:?}"
+        );
+        assert!(matches!(out.as_slice(), [Out::Note(_)]), "{out:?}");
+    }
+    // Real notifications still go through.
+    let out = session.from_client(
+        line(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})),
+        now,
+    );
+    assert!(matches!(out.as_slice(), [Out::ToServer(_)]), "{out:?}");
+}
