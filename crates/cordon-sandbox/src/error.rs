@@ -70,6 +70,9 @@ pub enum SetupStage {
     Fork,
     /// Changing to the working directory.
     Chdir,
+    /// Opening the command's pseudo-terminal inside and making it the command's
+    /// controlling terminal.
+    Terminal,
 }
 
 impl fmt::Display for SetupStage {
@@ -90,6 +93,7 @@ impl fmt::Display for SetupStage {
             Self::Seccomp => "seccomp",
             Self::Fork => "fork",
             Self::Chdir => "chdir",
+            Self::Terminal => "terminal",
         })
     }
 }

@@ -29,7 +29,9 @@
 //!
 //! # Known limitations (see the crate README)
 //!
-//! * No PTY forwarding or window resize yet: stdin, stdout and stderr are inherited.
+//! * Without [`Sandbox::terminal`], stdin, stdout and stderr are inherited: a command
+//!   on the host's terminal shares the host's session (`TIOCSTI` and `TIOCLINUX` are
+//!   refused by seccomp; other terminal ioctls are not).
 //! * Only x86_64 has a seccomp filter; other architectures are refused.
 //! * `PR_SET_PDEATHSIG` fires when the supervisor *thread* that called
 //!   [`Sandbox::spawn`] exits, so spawn from a thread that outlives the sandbox.
@@ -45,5 +47,7 @@ mod secrets;
 pub use env::{looks_like_secret, scrub_env};
 pub use error::{KernelFeature, SandboxError, SetupStage};
 pub use hide::default_hidden_paths;
+#[cfg(target_os = "linux")]
+pub use linux::relay::{Human, Interjector, TerminalRelay, Typed};
 pub use sandbox::{Sandbox, SandboxChild};
 pub use secrets::{MAX_SCANNED, WORKSPACE_SECRETS, workspace_secrets};

@@ -30,6 +30,7 @@ pub struct Sandbox {
     /// Host files bound read-only over paths inside: (host, inside).
     pub(crate) files_at: Vec<(PathBuf, PathBuf)>,
     pub(crate) gateway_port: Option<u16>,
+    pub(crate) terminal: bool,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) hostname: String,
     pub(crate) stdio: [Option<Arc<OwnedFd>>; 3],
@@ -54,6 +55,7 @@ impl Sandbox {
             hide: Vec::new(),
             files_at: Vec::new(),
             gateway_port: None,
+            terminal: false,
             env: Vec::new(),
             hostname: "cordon".to_owned(),
             stdio: [None, None, None],
@@ -112,6 +114,21 @@ impl Sandbox {
     #[must_use]
     pub fn gateway_port(mut self, port: u16) -> Self {
         self.gateway_port = Some(port);
+        self
+    }
+
+    /// Give the command a pseudo-terminal of its own as its standard input and output
+    /// (and standard error, unless [`stderr`](Self::stderr) names another descriptor),
+    /// in a new session whose controlling terminal it is. The terminal is opened
+    /// inside, from the sandbox's own devpts, with the size and modes of this
+    /// process's standard input when that is a terminal; its other end is the
+    /// supervisor's ([`SandboxChild::take_terminal`], relayed by
+    /// [`TerminalRelay`](crate::TerminalRelay)). The command never holds a descriptor
+    /// of the host's terminal, so it cannot touch the host's session, and the
+    /// supervisor can speak to the human without the command seeing it.
+    #[must_use]
+    pub fn terminal(mut self) -> Self {
+        self.terminal = true;
         self
     }
 
@@ -253,6 +270,7 @@ pub struct SandboxChild {
     )]
     pub(crate) pid: i32,
     pub(crate) gateway_listener: Option<std::net::TcpListener>,
+    pub(crate) terminal: Option<OwnedFd>,
 }
 
 impl SandboxChild {
@@ -266,6 +284,12 @@ impl SandboxChild {
     /// the sandbox's connections on it (set it non-blocking for an async runtime).
     pub fn take_gateway_listener(&mut self) -> Option<std::net::TcpListener> {
         self.gateway_listener.take()
+    }
+
+    /// The supervisor's end (the master) of the terminal asked for with
+    /// [`Sandbox::terminal`], once.
+    pub fn take_terminal(&mut self) -> Option<OwnedFd> {
+        self.terminal.take()
     }
 
     /// Wait for the command: its exit code, or 128 + n if signal n killed it (like a

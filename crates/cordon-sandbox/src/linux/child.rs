@@ -5,7 +5,7 @@
 use std::ffi::{CStr, c_char};
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use rustix::event::{PollFd, PollFlags};
@@ -18,7 +18,7 @@ use rustix::process::{DumpableBehavior, Pid, Signal, WaitOptions, WaitStatus};
 use super::fence::{self, LandlockFailure};
 use super::plan::{MountOp, NEW_ROOT, OLD_ROOT, Plan};
 use super::sys::{self, Forked};
-use super::{NO_INDEX, Record, Wire, net};
+use super::{NO_INDEX, Record, Wire, net, pty};
 use crate::SetupStage;
 
 /// Exit code of a helper or init that failed before the command ran (the supervisor
@@ -35,8 +35,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) envp: &'a [*const c_char],
     /// Replacements for descriptors 0, 1 and 2.
     pub(crate) stdio: [Option<BorrowedFd<'a>>; 3],
-    /// Init's end of the socket pair that carries the gateway's listener out.
-    pub(crate) gateway: Option<BorrowedFd<'a>>,
+    /// Init's end of the socket pair that carries descriptors out to the supervisor
+    /// (the gateway's listener, the terminal's master).
+    pub(crate) handoff: Option<BorrowedFd<'a>>,
 }
 
 type Failure = (Wire, i32, u32);
@@ -103,7 +104,7 @@ fn helper_inner(
         rustix::stdio::dup2_stderr(fd).map_err(errno(SetupStage::Prepare, 3))?;
     }
     let mut keep = vec![status.as_raw_fd(), go.as_raw_fd()];
-    keep.extend(ctx.gateway.map(|fd| fd.as_raw_fd()));
+    keep.extend(ctx.handoff.map(|fd| fd.as_raw_fd()));
     sys::close_all_except(&keep).map_err(fail(SetupStage::Prepare, 0))?;
     sys::reset_signals().map_err(fail(SetupStage::Prepare, 1))?;
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
@@ -174,12 +175,15 @@ fn init(ctx: &Ctx<'_>, status: OwnedFd, alive: &OwnedFd) -> ! {
     if helper_gone {
         sys::exit_now(SETUP_FAILED);
     }
-    if let Err(failure) = init_setup(ctx) {
-        report(&status, failure);
-        sys::exit_now(SETUP_FAILED);
-    }
+    let terminal = match init_setup(ctx) {
+        Ok(terminal) => terminal,
+        Err(failure) => {
+            report(&status, failure);
+            sys::exit_now(SETUP_FAILED);
+        }
+    };
     let command = match sys::fork() {
-        Ok(Forked::Child) => run_command(ctx, &status),
+        Ok(Forked::Child) => run_command(ctx, &status, terminal),
         Ok(Forked::Parent(pid)) => Pid::from_raw(pid),
         Err(e) => {
             report(&status, fail(SetupStage::Fork, NO_INDEX)(e));
@@ -187,11 +191,31 @@ fn init(ctx: &Ctx<'_>, status: OwnedFd, alive: &OwnedFd) -> ! {
         }
     };
     drop(status);
+    // Only the command holds its terminal now, so the supervisor's end reads end of
+    // file once the command (and whatever it left running) has closed it.
+    let own_terminal = terminal.is_some();
+    drop(terminal);
     let Some(command) = command else {
         sys::exit_now(SETUP_FAILED)
     };
+    // With a terminal of its own the command leads a session without job control:
+    // Ctrl-Z would stop it with no shell to continue it and the human's keys going
+    // nowhere, so a stopped command is continued at once (a shell with job control
+    // as the command stops its jobs, not itself, and keeps them).
+    let options = if own_terminal {
+        WaitOptions::UNTRACED
+    } else {
+        WaitOptions::empty()
+    };
     loop {
-        match rustix::process::waitpid(None, WaitOptions::empty()) {
+        // Any child, whatever its group (`waitpid(None)` would be init's group only):
+        // the command leads its own session when it has a terminal, and orphans that
+        // left their group are reaped here too.
+        match rustix::process::wait(options) {
+            // The whole group: Ctrl-Z stopped the command's foreground group.
+            Ok(Some((pid, st))) if pid == command && st.stopped() => {
+                let _ = rustix::process::kill_process_group(command, Signal::CONT);
+            }
             Ok(Some((pid, st))) if pid == command => sys::exit_now(exit_code(st)),
             Ok(_) | Err(Errno::INTR) => {}
             Err(_) => sys::exit_now(SETUP_FAILED),
@@ -199,7 +223,8 @@ fn init(ctx: &Ctx<'_>, status: OwnedFd, alive: &OwnedFd) -> ! {
     }
 }
 
-fn init_setup(ctx: &Ctx<'_>) -> Result<(), Failure> {
+/// Builds the sandbox; returns the command's end of its terminal when it has one.
+fn init_setup(ctx: &Ctx<'_>) -> Result<Option<OwnedFd>, Failure> {
     let plan = ctx.plan;
     let mount_err = |index: u32| fail(SetupStage::Mount, index);
     rustix::mount::mount_change(
@@ -246,9 +271,20 @@ fn init_setup(ctx: &Ctx<'_>) -> Result<(), Failure> {
         hide(path).map_err(fail(SetupStage::Hide, index))?;
     }
     net::loopback_up().map_err(fail(SetupStage::Loopback, NO_INDEX))?;
-    if let (Some(port), Some(to)) = (plan.gateway_port, ctx.gateway) {
+    if let (Some(port), Some(to)) = (plan.gateway_port, ctx.handoff) {
         net::hand_out_listener(port, to).map_err(fail(SetupStage::GatewayListener, NO_INDEX))?;
     }
+    // Opened before Landlock and seccomp, from the sandbox's own devpts: the name the
+    // command sees (`/dev/pts/0`) exists inside, and the host's devpts is never used.
+    let terminal = match (&plan.terminal, ctx.handoff) {
+        (Some(terminal), Some(to)) => {
+            let (master, slave) =
+                pty::open_inside(terminal).map_err(fail(SetupStage::Terminal, 0))?;
+            net::hand_out(master.as_fd(), to).map_err(fail(SetupStage::Terminal, 1))?;
+            Some(slave)
+        }
+        _ => None,
+    };
     rustix::system::sethostname(plan.hostname.as_bytes())
         .map_err(errno(SetupStage::Hostname, NO_INDEX))?;
 
@@ -270,7 +306,7 @@ fn init_setup(ctx: &Ctx<'_>) -> Result<(), Failure> {
             (Wire::Stage(SetupStage::Seccomp), errno, index)
         })?;
     }
-    Ok(())
+    Ok(terminal)
 }
 
 /// Indices of the base mounts, which are not steps of the plan.
@@ -412,8 +448,15 @@ fn hide(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Pid 2: change to the working directory and execute the command.
-fn run_command(ctx: &Ctx<'_>, status: &OwnedFd) -> ! {
+/// Pid 2: take its terminal, change to the working directory and execute the command.
+fn run_command(ctx: &Ctx<'_>, status: &OwnedFd, terminal: Option<OwnedFd>) -> ! {
+    if let Some(terminal) = terminal {
+        let own_stderr = ctx.stdio[2].is_none();
+        if let Err(e) = pty::become_controlled_by(&terminal, own_stderr) {
+            report(status, fail(SetupStage::Terminal, 2)(e));
+            sys::exit_now(SETUP_FAILED);
+        }
+    }
     if let Err(e) = rustix::process::chdir(&ctx.plan.cwd) {
         report(status, errno(SetupStage::Chdir, NO_INDEX)(e));
         sys::exit_now(SETUP_FAILED);

@@ -4,6 +4,8 @@ mod child;
 mod fence;
 mod net;
 mod plan;
+mod pty;
+pub(crate) mod relay;
 mod sys;
 
 use std::ffi::c_char;
@@ -35,6 +37,7 @@ const STAGES: &[SetupStage] = &[
     SetupStage::Fork,
     SetupStage::Chdir,
     SetupStage::GatewayListener,
+    SetupStage::Terminal,
 ];
 const WIRE_READY: u8 = 0;
 const WIRE_EXEC: u8 = 255;
@@ -137,10 +140,10 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     let argv = pointers(&plan.argv);
     let envp = pointers(&plan.envp);
     let [stdin, stdout, stderr] = &sandbox.stdio;
-    // Datagrams keep the listener's message whole; CLOEXEC keeps both ends out of the
-    // command (init sends before it forks the command).
-    let gateway = match plan.gateway_port {
-        Some(_) => Some(
+    // Datagrams keep each descriptor's message whole; CLOEXEC keeps both ends out of
+    // the command (init sends before it forks the command).
+    let handoff = match plan.gateway_port.is_some() || plan.terminal.is_some() {
+        true => Some(
             rustix::net::socketpair(
                 rustix::net::AddressFamily::UNIX,
                 rustix::net::SocketType::DGRAM,
@@ -149,7 +152,7 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
             )
             .map_err(io::Error::from)?,
         ),
-        None => None,
+        false => None,
     };
     let ctx = child::Ctx {
         plan: &plan,
@@ -157,7 +160,7 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
         argv: &argv,
         envp: &envp,
         stdio: [borrow(stdin), borrow(stdout), borrow(stderr)],
-        gateway: gateway
+        handoff: handoff
             .as_ref()
             .map(|(_, inside)| std::os::fd::AsFd::as_fd(inside)),
     };
@@ -179,7 +182,7 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     };
     drop(status_w);
     drop(go_r);
-    let gateway = gateway.map(|(outside, _inside)| outside);
+    let handoff = handoff.map(|(outside, _inside)| outside);
     let abort = |err: SandboxError| {
         let _ = kill(pid);
         let _ = wait(pid);
@@ -209,29 +212,38 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     if let Some(record) = read_record(&status_r).map_err(|e| abort(e.into()))? {
         return Err(abort(explain(&plan, record)));
     }
-    let gateway_listener = match &gateway {
-        Some(outside) => match net::receive_listener(outside) {
-            Ok(Some(fd)) => Some(std::net::TcpListener::from(fd)),
-            Ok(None) => {
-                return Err(abort(SandboxError::Setup {
-                    stage: SetupStage::GatewayListener,
-                    what: "receive the gateway's listener from the sandbox".to_owned(),
-                    source: io::Error::other("the sandbox's init sent none"),
-                }));
-            }
-            Err(source) => {
-                return Err(abort(SandboxError::Setup {
-                    stage: SetupStage::GatewayListener,
-                    what: "receive the gateway's listener from the sandbox".to_owned(),
-                    source,
-                }));
-            }
+    // In the order init sends them.
+    let receive = |wanted: bool, stage: SetupStage, what: &str| match (&handoff, wanted) {
+        (Some(from), true) => match net::receive(from) {
+            Ok(Some(fd)) => Ok(Some(fd)),
+            Ok(None) => Err(abort(SandboxError::Setup {
+                stage,
+                what: format!("receive {what} from the sandbox"),
+                source: io::Error::other("the sandbox's init sent none"),
+            })),
+            Err(source) => Err(abort(SandboxError::Setup {
+                stage,
+                what: format!("receive {what} from the sandbox"),
+                source,
+            })),
         },
-        None => None,
+        _ => Ok(None),
     };
+    let gateway_listener = receive(
+        plan.gateway_port.is_some(),
+        SetupStage::GatewayListener,
+        "the gateway's listener",
+    )?
+    .map(std::net::TcpListener::from);
+    let terminal = receive(
+        plan.terminal.is_some(),
+        SetupStage::Terminal,
+        "the command's terminal",
+    )?;
     Ok(SandboxChild {
         pid,
         gateway_listener,
+        terminal,
     })
 }
 
@@ -328,6 +340,11 @@ fn explain(plan: &plan::Plan, record: Record) -> SandboxError {
             );
         }
         SetupStage::Chdir => format!("change to `{}`", plan.cwd.display()),
+        SetupStage::Terminal => match record.index {
+            0 => "open a pseudo-terminal from the sandbox's /dev/ptmx".to_owned(),
+            1 => "hand the terminal's master to the supervisor".to_owned(),
+            _ => "make the terminal the command's controlling terminal".to_owned(),
+        },
         SetupStage::GatewayListener => match plan.gateway_port {
             Some(port) => format!("listen on 127.0.0.1:{port} inside for the gateway"),
             None => "listen inside for the gateway".to_owned(),

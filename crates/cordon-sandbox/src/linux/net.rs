@@ -27,19 +27,28 @@ pub(crate) fn hand_out_listener(port: u16, to: BorrowedFd<'_>) -> io::Result<()>
     rustix::net::sockopt::set_socket_reuseaddr(&listener, true)?;
     rustix::net::bind(&listener, &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))?;
     rustix::net::listen(&listener, 1024)?;
-    let fds = [listener.as_fd()];
+    hand_out(listener.as_fd(), to)
+}
+
+/// Sends one descriptor to the supervisor, one datagram per descriptor: the
+/// supervisor takes them in the order init sends them (the gateway's listener, then
+/// the terminal's master).
+pub(crate) fn hand_out(fd: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()> {
+    let fds = [fd];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
-        return Err(io::Error::other("no room for the listener in the message"));
+        return Err(io::Error::other(
+            "no room for the descriptor in the message",
+        ));
     }
-    rustix::net::sendmsg(to, &[IoSlice::new(b"L")], &mut control, SendFlags::empty())?;
+    rustix::net::sendmsg(to, &[IoSlice::new(b"F")], &mut control, SendFlags::empty())?;
     Ok(())
 }
 
-/// The listener init sent, if it sent one (never waits: init sends it before the
+/// The next descriptor init sent, if it sent one (never waits: init sends before the
 /// command runs, and this is asked after).
-pub(crate) fn receive_listener(from: &OwnedFd) -> io::Result<Option<OwnedFd>> {
+pub(crate) fn receive(from: &OwnedFd) -> io::Result<Option<OwnedFd>> {
     let mut byte = [0u8; 1];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = RecvAncillaryBuffer::new(&mut space);

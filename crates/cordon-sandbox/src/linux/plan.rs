@@ -58,6 +58,35 @@ pub(crate) struct Plan {
     pub(crate) command: String,
     /// Where inside the gateway's listener is bound, if the sandbox has a way out.
     pub(crate) gateway_port: Option<u16>,
+    /// The command's own terminal, when it gets one.
+    pub(crate) terminal: Option<TerminalPlan>,
+}
+
+/// How the command's pseudo-terminal starts: like the supervisor's terminal, so the
+/// command sees the size and keys (erase, interrupt) the human has.
+#[derive(Debug)]
+pub(crate) struct TerminalPlan {
+    pub(crate) modes: Option<rustix::termios::Termios>,
+    pub(crate) size: rustix::termios::Winsize,
+}
+
+impl TerminalPlan {
+    /// Read from standard input when it is a terminal; 80×24 and the kernel's default
+    /// modes when it is not.
+    fn from_stdin() -> Self {
+        let stdin = rustix::stdio::stdin();
+        let modes = rustix::termios::tcgetattr(stdin).ok();
+        let size = rustix::termios::tcgetwinsize(stdin)
+            .ok()
+            .filter(|size| size.ws_row > 0 && size.ws_col > 0)
+            .unwrap_or(rustix::termios::Winsize {
+                ws_row: 24,
+                ws_col: 80,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            });
+        Self { modes, size }
+    }
 }
 
 fn under(prefix: &str, path: &Path) -> PathBuf {
@@ -365,6 +394,7 @@ pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
         envp,
         command: argv0.to_string_lossy().into_owned(),
         gateway_port: sandbox.gateway_port,
+        terminal: sandbox.terminal.then(TerminalPlan::from_stdin),
     })
 }
 

@@ -4,3 +4,4 @@ mod lifecycle;
 mod network;
 mod secrets;
 mod support;
+mod terminal;
