@@ -110,6 +110,10 @@ HTTPS_PROXY point there), which judges every request by the manifest's [network]
 [[credential]] rules. HTTPS is intercepted with cordon's CA, which the sandbox's CA\n\
 bundle trusts; each credential's phantom token is in the environment instead of the\n\
 real secret. Raw TCP, UDP and DNS lead nowhere.\n\n\
+Terminal: when cordon runs on a terminal (stdin and stdout), the command gets a\n\
+pseudo-terminal of its own inside the sandbox, in a new session: window changes,\n\
+Ctrl-C and full-screen programs work as outside, and nothing inside can reach your\n\
+real terminal. --no-tty passes cordon's own streams instead.\n\n\
 Workspace: --workspace, else the manifest's [filesystem] workspace (relative to the\n\
 manifest), else the current directory. Exit status: the command's (128+N when signal\n\
 N killed it). When the sandbox cannot be built (not Linux, no user namespaces, no\n\
@@ -481,6 +485,10 @@ pub struct RunArgs {
     /// Largest request body, in bytes, the gateway reads to judge a request.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     pub max_body: usize,
+    /// Give the command no terminal of its own even when cordon runs on one: its
+    /// standard streams are cordon's, as for a pipe.
+    #[arg(long)]
+    pub no_tty: bool,
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

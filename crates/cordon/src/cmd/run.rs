@@ -3,9 +3,12 @@
 use crate::cli::RunArgs;
 use anyhow::{Context, Result, bail};
 use cordon_core::{Action, Authorizer, Decision, Effect, Gate};
+use cordon_sandbox::TerminalRelay;
 use cordon_sandbox::{Sandbox, default_hidden_paths, scrub_env, workspace_secrets};
 use cordon_task::{Snapshot, TaskState, Tasks};
 use std::ffi::OsString;
+use std::io::{IsTerminal, stderr, stdin, stdout};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -139,8 +142,21 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     for (host, inside) in &egress.bundle_at {
         sandbox = sandbox.read_only_at(host, inside);
     }
+    let own_terminal = !args.no_tty && stdin().is_terminal() && stdout().is_terminal();
+    if own_terminal {
+        sandbox = sandbox.terminal();
+        // Errors sent elsewhere (`2>log`) stay there rather than joining the terminal.
+        if !stderr().is_terminal() {
+            let err = stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .context("cannot pass standard error on to the command")?;
+            sandbox = sandbox.stderr(err);
+        }
+    }
     let gateway = egress.gateway.clone();
     let mut runtime = None;
+    let mut relay = None;
 
     tracing::debug!(task = %task.meta.id, workspace = %workspace.display(), "starting the sandbox");
     let mut started = false;
@@ -150,8 +166,17 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
             cordon_sandbox::SandboxError::Config("the sandbox gave no gateway listener".to_owned())
         })?;
         runtime = Some(egress::serve(gateway, listener)?);
+        if let Some(master) = child.take_terminal() {
+            relay = Some(TerminalRelay::start(master)?);
+        }
         Ok(())
     });
+    // The human's terminal back as it was, with the command's last words on it.
+    if let Some(relay) = relay
+        && let Err(e) = relay.finish()
+    {
+        tracing::warn!("the terminal relay ended badly: {e}");
+    }
     // Connections still open when the command is gone have no one to answer.
     if let Some(runtime) = runtime {
         runtime.shutdown_background();
@@ -159,7 +184,7 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     match outcome {
         Ok(code) => {
             task.finish(TaskState::Exited, Some(code), None)?;
-            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            if stderr().is_terminal() {
                 eprintln!(
                     "cordon: task {} exited {code}; review with `cordon diff`, then `cordon apply` or `cordon discard`",
                     task.meta.id

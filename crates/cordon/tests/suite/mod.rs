@@ -16,5 +16,6 @@ mod pg_server;
 mod policy_cli;
 mod sandbox_network;
 mod sandbox_run;
+mod sandbox_terminal;
 mod shared_store;
 mod webhooks;

@@ -7,15 +7,15 @@ use std::process::{Command, Stdio};
 
 use super::common::Run;
 
-struct Env {
+pub(super) struct Env {
     _dir: tempfile::TempDir,
-    home: PathBuf,
-    cordon_home: PathBuf,
-    ws: PathBuf,
+    pub(super) home: PathBuf,
+    pub(super) cordon_home: PathBuf,
+    pub(super) ws: PathBuf,
 }
 
 impl Env {
-    fn new() -> Env {
+    pub(super) fn new() -> Env {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let base = dir.path().canonicalize().unwrap();
         let home = base.join("home");
