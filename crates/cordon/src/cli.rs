@@ -114,6 +114,10 @@ Terminal: when cordon runs on a terminal (stdin and stdout), the command gets a\
 pseudo-terminal of its own inside the sandbox, in a new session: window changes,\n\
 Ctrl-C and full-screen programs work as outside, and nothing inside can reach your\n\
 real terminal. --no-tty passes cordon's own streams instead.\n\n\
+Approvals: on a terminal, when the command's call needs an approval (a destroy via\n\
+the gateway), cordon asks you there: y approves (signed as `cordon approve`), n denies\n\
+with a reason the agent is told, Enter leaves it for `cordon approve` or `cordon ui`.\n\
+The command does not see the question or your answer. --no-prompt turns this off.\n\n\
 Workspace: --workspace, else the manifest's [filesystem] workspace (relative to the\n\
 manifest), else the current directory. Exit status: the command's (128+N when signal\n\
 N killed it). When the sandbox cannot be built (not Linux, no user namespaces, no\n\
@@ -489,6 +493,10 @@ pub struct RunArgs {
     /// standard streams are cordon's, as for a pipe.
     #[arg(long)]
     pub no_tty: bool,
+    /// Do not ask at the terminal when the command needs an approval; it waits for
+    /// `cordon approve`, `cordon ui` or a webhook's human instead.
+    #[arg(long)]
+    pub no_prompt: bool,
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

@@ -230,6 +230,11 @@ impl Human<'_> {
         write_all(rustix::stdio::stdout(), text.as_bytes())
     }
 
+    /// Show `bytes` as they are (an echoed key, part of a UTF-8 character).
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        write_all(rustix::stdio::stdout(), bytes)
+    }
+
     /// The next byte the human types, waiting at most `timeout`.
     pub fn next_byte(&mut self, timeout: Duration) -> Typed {
         let until = Instant::now() + timeout;

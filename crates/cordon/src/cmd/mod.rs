@@ -13,6 +13,7 @@ mod install_hook;
 mod mcp;
 pub mod notify;
 mod policy;
+mod prompt;
 mod run;
 mod tasks;
 mod ui;

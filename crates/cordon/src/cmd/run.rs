@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::egress;
+use super::prompt::Prompter;
 
 pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     let (loaded, _) = super::load_manifest(policy)?;
@@ -157,6 +158,7 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     let gateway = egress.gateway.clone();
     let mut runtime = None;
     let mut relay = None;
+    let mut prompter = None;
 
     tracing::debug!(task = %task.meta.id, workspace = %workspace.display(), "starting the sandbox");
     let mut started = false;
@@ -167,10 +169,21 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         })?;
         runtime = Some(egress::serve(gateway, listener)?);
         if let Some(master) = child.take_terminal() {
-            relay = Some(TerminalRelay::start(master)?);
+            let started = TerminalRelay::start(master)?;
+            if !args.no_prompt {
+                prompter = Some(Prompter::start(
+                    authorizer.clone(),
+                    loaded.task_name().to_owned(),
+                    started.interjector(),
+                ));
+            }
+            relay = Some(started);
         }
         Ok(())
     });
+    if let Some(prompter) = prompter {
+        prompter.stop();
+    }
     // The human's terminal back as it was, with the command's last words on it.
     if let Some(relay) = relay
         && let Err(e) = relay.finish()

@@ -254,3 +254,99 @@ PY
     assert!(!saw.contains(phantom), "the phantom went upstream: {saw}");
     assert!(!saw.contains("volumeDelete"), "{saw}");
 }
+
+#[test]
+fn a_destroy_held_by_the_gateway_is_asked_about_at_the_terminal() {
+    let net = Net::new(false);
+    let manifest = fs::read_to_string(&net.manifest)
+        .unwrap()
+        .replace(
+            "environment = \"staging\"\n",
+            "environment = \"staging\"\n\n[approval]\nmode = \"hold\"\n",
+        )
+        .replace(
+            "allow = [\"graphql.query.*\", \"http.GET\"]",
+            "allow = [\"graphql.query.*\", \"graphql.mutation.*\", \"http.GET\"]",
+        )
+        + "\n[[resource]]\nkind = \"railway.volume\"\nid = \"vol_stage_1\"\nenvironment = \"staging\"\n\
+           \n[[resource]]\nkind = \"railway.volume\"\nid = \"vol_stage_2\"\nenvironment = \"staging\"\n";
+    fs::write(&net.manifest, manifest).unwrap();
+    let url = format!(
+        "http://backboard.railway.com:{}/graphql/v2",
+        net.railway.port
+    );
+    let script = format!(
+        r#"post() {{ curl -sS -m 60 -H 'Content-Type: application/json' \
+            -H "Authorization: Bearer $RAILWAY_TOKEN" --data-raw "$1" {url}; }}
+        echo "first=$(post '{{"query":"mutation {{ volumeDelete(volumeId: \"vol_stage_1\") }}"}}')"
+        read -r line; echo "command read <$line>"
+        echo "second=$(post '{{"query":"mutation {{ volumeDelete(volumeId: \"vol_stage_2\") }}"}}')"
+        "#
+    );
+    let seen = super::sandbox_terminal::at_a_terminal(
+        &serde_json::json!([
+            ["expect", "approval needed"],
+            // A key typed for the agent just as the question appears is not an answer.
+            ["send", "x"],
+            ["expect", "y = yes"],
+            ["send", "y\r"],
+            ["expect", "first="],
+            ["send", "after\r"],
+            ["expect", "command read"],
+            ["expect", "y = yes"],
+            ["send", "n\r"],
+            ["expect", "reason"],
+            ["send", "not on a friday\r"],
+            ["expect", "second="],
+        ]),
+        &net.ws,
+        &[
+            ("HOME", net.home.as_os_str()),
+            ("CORDON_HOME", net.cordon_home.as_os_str()),
+            ("RAILWAY_TOKEN", TOKEN.as_ref()),
+            ("GH_PAT", GH_PAT.as_ref()),
+        ],
+        &[
+            "--policy",
+            net.manifest.to_str().unwrap(),
+            "run",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    let screen = &seen.screen;
+    assert_eq!(seen.code, 0, "{screen}");
+    assert!(
+        screen.contains("vol_stage_1"),
+        "the question names the volume: {screen}"
+    );
+    assert!(
+        screen.contains("approved: the identical call passes once"),
+        "{screen}"
+    );
+    // The keys typed for the prompt never reached the command, nor the stray one.
+    assert!(screen.contains("command read <after>"), "{screen}");
+    assert!(
+        screen.contains("denied; the agent gets your reason"),
+        "{screen}"
+    );
+    let second = screen
+        .lines()
+        .find_map(|l| l.strip_prefix("second="))
+        .unwrap_or_default();
+    assert!(second.contains("\"denied\""), "{screen}");
+    assert!(second.contains("not on a friday"), "{screen}");
+    let saw = net.provider_saw();
+    assert_eq!(
+        saw.matches("vol_stage_1").count(),
+        1,
+        "approved once, sent once: {saw}"
+    );
+    assert!(
+        !saw.contains("vol_stage_2"),
+        "a denied call went out: {saw}"
+    );
+    assert!(seen.modes_restored);
+}

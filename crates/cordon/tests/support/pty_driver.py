@@ -6,7 +6,8 @@ whether the terminal's modes were given back as they were.
 
     pty_driver.py STEPS_JSON -- CMD...
 
-Steps: ["expect", text] waits up to 20 s for text on the screen; ["send", text]
+Steps: ["expect", text] waits up to 20 s for text on the screen, after where the
+previous "expect" matched; ["send", text]
 types it; ["resize", rows, cols] changes the window (the kernel signals the
 foreground group); ["sleep", seconds].
 """
@@ -39,6 +40,8 @@ def main():
     child = subprocess.Popen(command, stdin=slave, stdout=slave, stderr=slave,
                              preexec_fn=become_terminal_owner, close_fds=True)
     screen = b""
+    # Each "expect" looks only past what the one before it found.
+    looked = 0
     failed = None
 
     def pump(timeout):
@@ -56,12 +59,15 @@ def main():
         if kind == "expect":
             needle = step[1].encode()
             deadline = time.time() + 20
-            while needle not in screen and time.time() < deadline:
-                if not pump(0.1):
+            while screen.find(needle, looked) < 0 and time.time() < deadline:
+                ended = child.poll() is not None
+                if not pump(0.1) or (ended and not pump(0.1)):
                     break
-            if needle not in screen:
-                failed = f"never saw {step[1]!r}"
+            found = screen.find(needle, looked)
+            if found < 0:
+                failed = f"never saw {step[1]!r} (after what was expected before it)"
                 break
+            looked = found + len(needle)
         elif kind == "send":
             os.write(master, step[1].encode())
         elif kind == "resize":
