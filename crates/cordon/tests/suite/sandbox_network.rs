@@ -350,3 +350,105 @@ fn a_destroy_held_by_the_gateway_is_asked_about_at_the_terminal() {
     );
     assert!(seen.modes_restored);
 }
+
+/// `cordon ui` on the host's loopback, as a human would run it beside the agent.
+struct UiServing {
+    child: std::process::Child,
+    login_url: String,
+}
+
+impl UiServing {
+    fn start(net: &Net) -> UiServing {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .args(["--policy", net.manifest.to_str().unwrap(), "ui"])
+            .env("CORDON_HOME", &net.cordon_home)
+            .env("HOME", &net.home)
+            .env("GH_PAT", GH_PAT)
+            .env("RAILWAY_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let login_url = std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("http://")
+                    .map(|u| format!("http://{u}"))
+            })
+            .expect("cordon ui printed its login URL");
+        UiServing { child, login_url }
+    }
+}
+
+impl Drop for UiServing {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn from_inside_the_sandbox_the_approval_store_and_the_web_page_are_out_of_reach() {
+    // An agent that wants to approve its own destroy: forge a row in the store, steal
+    // the signing key, or click "approve" on the page. None of it is there.
+    let net = Net::new(false);
+    let ui = UiServing::start(&net);
+    // The page answers on the host, so the test below is not vacuous.
+    let from_host = Command::new("curl")
+        .args([
+            "-sS",
+            "-m",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &ui.login_url,
+        ])
+        .output()
+        .unwrap();
+    let code = String::from_utf8_lossy(&from_host.stdout).into_owned();
+    assert!(
+        code.starts_with('3') || code == "200",
+        "the page is not up: {code}"
+    );
+    let store = net.cordon_home.join("cordon.db");
+    let key = net.cordon_home.join("keys");
+    assert!(store.is_file() && key.is_dir(), "cordon ui made no store");
+    let before = fs::read(&store).unwrap();
+
+    let home = net.cordon_home.display();
+    let run = net.run(&format!(
+        r#"
+        ls -A {home} 2>&1 | sed 's/^/listing: /'
+        echo forged >> {home}/cordon.db && echo "wrote the store"
+        cat {home}/keys/* 2>/dev/null && echo "read the key"
+        ls /proc/*/root{home} 2>/dev/null && echo "found it through /proc"
+        # Straight to the page's port: the sandbox's loopback is its own.
+        curl -sS -m 5 --noproxy '*' '{url}' && echo "direct reached the page"
+        # Through the gateway (loopback is in NO_PROXY inside): refused however named.
+        echo "proxied=$(env -u NO_PROXY -u no_proxy curl -sS -m 5 -o /dev/null \
+            -w '%{{http_code}}' '{url}')"
+        echo done
+        "#,
+        url = ui.login_url,
+    ));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("done"), "{}", run.stdout);
+    for breach in [
+        "wrote the store",
+        "read the key",
+        "found it through /proc",
+        "direct reached the page",
+        "listing: cordon.db",
+        "listing: keys",
+    ] {
+        assert!(!run.stdout.contains(breach), "{breach}:\n{}", run.stdout);
+    }
+    assert_eq!(field(&run, "proxied"), "403", "{}", run.stdout);
+    assert_eq!(fs::read(&store).unwrap(), before, "the store changed");
+}
