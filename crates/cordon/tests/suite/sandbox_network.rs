@@ -255,14 +255,14 @@ PY
     assert!(!saw.contains("volumeDelete"), "{saw}");
 }
 
-#[test]
-fn a_destroy_held_by_the_gateway_is_asked_about_at_the_terminal() {
-    let net = Net::new(false);
+/// The manifest of `net`, changed so that deleting the two staging volumes is within
+/// the Railway credential's scopes and so needs a human (in approval `mode`).
+fn destroys_need_a_human(net: &Net, mode: &str) {
     let manifest = fs::read_to_string(&net.manifest)
         .unwrap()
         .replace(
             "environment = \"staging\"\n",
-            "environment = \"staging\"\n\n[approval]\nmode = \"hold\"\n",
+            &format!("environment = \"staging\"\n\n[approval]\nmode = \"{mode}\"\n"),
         )
         .replace(
             "allow = [\"graphql.query.*\", \"http.GET\"]",
@@ -271,6 +271,21 @@ fn a_destroy_held_by_the_gateway_is_asked_about_at_the_terminal() {
         + "\n[[resource]]\nkind = \"railway.volume\"\nid = \"vol_stage_1\"\nenvironment = \"staging\"\n\
            \n[[resource]]\nkind = \"railway.volume\"\nid = \"vol_stage_2\"\nenvironment = \"staging\"\n";
     fs::write(&net.manifest, manifest).unwrap();
+}
+
+fn terminal_env(net: &Net) -> [(&'static str, &std::ffi::OsStr); 4] {
+    [
+        ("HOME", net.home.as_os_str()),
+        ("CORDON_HOME", net.cordon_home.as_os_str()),
+        ("RAILWAY_TOKEN", TOKEN.as_ref()),
+        ("GH_PAT", GH_PAT.as_ref()),
+    ]
+}
+
+#[test]
+fn a_destroy_held_by_the_gateway_is_asked_about_at_the_terminal() {
+    let net = Net::new(false);
+    destroys_need_a_human(&net, "hold");
     let url = format!(
         "http://backboard.railway.com:{}/graphql/v2",
         net.railway.port
@@ -300,12 +315,7 @@ fn a_destroy_held_by_the_gateway_is_asked_about_at_the_terminal() {
             ["expect", "second="],
         ]),
         &net.ws,
-        &[
-            ("HOME", net.home.as_os_str()),
-            ("CORDON_HOME", net.cordon_home.as_os_str()),
-            ("RAILWAY_TOKEN", TOKEN.as_ref()),
-            ("GH_PAT", GH_PAT.as_ref()),
-        ],
+        &terminal_env(&net),
         &[
             "--policy",
             net.manifest.to_str().unwrap(),
@@ -451,4 +461,43 @@ fn from_inside_the_sandbox_the_approval_store_and_the_web_page_are_out_of_reach(
     }
     assert_eq!(field(&run, "proxied"), "403", "{}", run.stdout);
     assert_eq!(fs::read(&store).unwrap(), before, "the store changed");
+}
+
+#[test]
+fn no_prompt_leaves_the_approval_to_other_ways() {
+    let net = Net::new(false);
+    destroys_need_a_human(&net, "ask");
+    let url = format!(
+        "http://backboard.railway.com:{}/graphql/v2",
+        net.railway.port
+    );
+    let script = format!(
+        r#"echo "answer=$(curl -sS -m 10 -H 'Content-Type: application/json' \
+            -H "Authorization: Bearer $RAILWAY_TOKEN" \
+            --data-raw '{{"query":"mutation {{ volumeDelete(volumeId: \"vol_stage_1\") }}"}}' {url})"
+        sleep 1; echo finished"#
+    );
+    let seen = super::sandbox_terminal::at_a_terminal(
+        &serde_json::json!([["expect", "finished"]]),
+        &net.ws,
+        &terminal_env(&net),
+        &[
+            "--policy",
+            net.manifest.to_str().unwrap(),
+            "run",
+            "--no-prompt",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert_eq!(seen.code, 0, "{}", seen.screen);
+    assert!(
+        seen.screen.contains("confirmation_required"),
+        "{}",
+        seen.screen
+    );
+    assert!(!seen.screen.contains("approval needed"), "{}", seen.screen);
+    assert!(!net.provider_saw().contains("vol_stage_1"));
 }
