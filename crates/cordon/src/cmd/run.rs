@@ -169,15 +169,15 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         })?;
         runtime = Some(egress::serve(gateway, listener)?);
         if let Some(master) = child.take_terminal() {
-            let started = TerminalRelay::start(master)?;
+            let terminal = TerminalRelay::start(master)?;
             if !args.no_prompt {
                 prompter = Some(Prompter::start(
                     authorizer.clone(),
                     loaded.task_name().to_owned(),
-                    started.interjector(),
+                    terminal.interjector(),
                 ));
             }
-            relay = Some(started);
+            relay = Some(terminal);
         }
         Ok(())
     });
@@ -208,7 +208,7 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         Err(e) => {
             task.finish(TaskState::Failed, None, Some(e.to_string()))?;
             let context = if started {
-                "the command started, but its gateway could not; it was stopped"
+                "the command started, but cordon could not serve it (its gateway or its terminal); it was stopped"
             } else {
                 "the sandbox could not be built; nothing was run"
             };
