@@ -142,8 +142,8 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     let [stdin, stdout, stderr] = &sandbox.stdio;
     // Datagrams keep each descriptor's message whole; CLOEXEC keeps both ends out of
     // the command (init sends before it forks the command).
-    let handoff = match plan.gateway_port.is_some() || plan.terminal.is_some() {
-        true => Some(
+    let handoff = if plan.gateway_port.is_some() || plan.terminal.is_some() {
+        Some(
             rustix::net::socketpair(
                 rustix::net::AddressFamily::UNIX,
                 rustix::net::SocketType::DGRAM,
@@ -151,8 +151,9 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
                 None,
             )
             .map_err(io::Error::from)?,
-        ),
-        false => None,
+        )
+    } else {
+        None
     };
     let ctx = child::Ctx {
         plan: &plan,
@@ -214,19 +215,16 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     }
     // In the order init sends them.
     let receive = |wanted: bool, stage: SetupStage, what: &str| match (&handoff, wanted) {
-        (Some(from), true) => match net::receive(from) {
-            Ok(Some(fd)) => Ok(Some(fd)),
-            Ok(None) => Err(abort(SandboxError::Setup {
-                stage,
-                what: format!("receive {what} from the sandbox"),
-                source: io::Error::other("the sandbox's init sent none"),
-            })),
-            Err(source) => Err(abort(SandboxError::Setup {
-                stage,
-                what: format!("receive {what} from the sandbox"),
-                source,
-            })),
-        },
+        (Some(from), true) => net::receive(from)
+            .and_then(|fd| fd.ok_or_else(|| io::Error::other("the sandbox's init sent none")))
+            .map(Some)
+            .map_err(|source| {
+                abort(SandboxError::Setup {
+                    stage,
+                    what: format!("receive {what} from the sandbox"),
+                    source,
+                })
+            }),
         _ => Ok(None),
     };
     let gateway_listener = receive(

@@ -13,7 +13,8 @@ fn approvals() -> Result<Approvals> {
     Approvals::open(&home).with_context(|| format!("cannot open approvals in {}", home.display()))
 }
 
-fn who(given: Option<&String>) -> String {
+/// Who decides: `--as`, else the login name.
+pub(super) fn who(given: Option<&String>) -> String {
     given
         .cloned()
         .or_else(|| std::env::var("USER").ok())
@@ -47,8 +48,8 @@ fn json(record: &ApprovalRecord) -> serde_json::Value {
     })
 }
 
-/// The block one pending approval gets in the list.
-fn render(record: &ApprovalRecord) -> String {
+/// The block one pending approval gets in the list (and in `cordon run`'s prompt).
+pub(super) fn render(record: &ApprovalRecord) -> String {
     let mut text = format!("{}  {}\n", record.id, plain::line(record));
     if let Some(detail) = detail(record) {
         text.push_str(&format!("    {detail}\n"));
@@ -174,7 +175,7 @@ fn watch(approvals: &Approvals, args: &ApprovalsArgs) -> Result<ExitCode> {
     }
 }
 
-fn now_secs() -> u64 {
+pub(super) fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

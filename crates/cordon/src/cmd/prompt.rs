@@ -7,11 +7,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use cordon_core::Authorizer;
-use cordon_core::approvals::{ApprovalRecord, plain};
+use cordon_core::approvals::ApprovalRecord;
 use cordon_sandbox::{Human, Interjector, Typed};
+
+use super::approvals::{now_secs, render, who};
 
 /// How often the store is asked for new approvals: a person notices a quarter second.
 const POLL: Duration = Duration::from_millis(250);
@@ -51,12 +53,6 @@ impl Prompter {
     }
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn watch(
     authorizer: &Authorizer,
     task: &str,
@@ -87,12 +83,6 @@ fn watch(
     }
 }
 
-fn who() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned())
-}
-
 /// Why a line could not be read.
 enum Unanswered {
     /// The command ended, cordon is stopping, or the human pressed Ctrl-C.
@@ -102,17 +92,10 @@ enum Unanswered {
 }
 
 fn ask(human: &mut Human<'_>, authorizer: &Authorizer, record: &ApprovalRecord, stop: &AtomicBool) {
-    let mut question = format!(
-        "\r\n\x1b[1m── cordon: approval needed ──\x1b[0m\n{}\n",
-        plain::line(record)
-    );
-    if let Some(detail) = record.action().map(|a| a.detail).filter(|d| !d.is_empty()) {
-        question.push_str(&format!("    {detail}\n"));
-    }
-    if !record.reason.is_empty() {
-        question.push_str(&format!("    why: {}\n", record.reason));
-    }
-    let _ = human.say(&question);
+    let _ = human.say(&format!(
+        "\r\n\x1b[1m── cordon: approval needed ──\x1b[0m\n{}",
+        render(record)
+    ));
     // Keys already on their way to the agent when the question appeared are not an
     // answer to it.
     let settle = Instant::now() + SETTLE;
@@ -142,7 +125,7 @@ fn ask(human: &mut Human<'_>, authorizer: &Authorizer, record: &ApprovalRecord, 
             "y" | "yes" => {
                 let said = match authorizer.approvals().approve(
                     &record.id,
-                    &who(),
+                    &who(None),
                     Some("at the terminal"),
                 ) {
                     Ok(done) if done.state == "approved" => {
@@ -168,7 +151,7 @@ fn ask(human: &mut Human<'_>, authorizer: &Authorizer, record: &ApprovalRecord, 
                         return;
                     }
                 };
-                let said = match authorizer.approvals().deny(&record.id, &who(), &reason) {
+                let said = match authorizer.approvals().deny(&record.id, &who(None), &reason) {
                     Ok(_) => "denied; the agent gets your reason".to_owned(),
                     Err(e) => format!("not denied: {e}"),
                 };

@@ -273,13 +273,28 @@ fn destroys_need_a_human(net: &Net, mode: &str) {
     fs::write(&net.manifest, manifest).unwrap();
 }
 
-fn terminal_env(net: &Net) -> [(&'static str, &std::ffi::OsStr); 4] {
-    [
-        ("HOME", net.home.as_os_str()),
-        ("CORDON_HOME", net.cordon_home.as_os_str()),
-        ("RAILWAY_TOKEN", TOKEN.as_ref()),
-        ("GH_PAT", GH_PAT.as_ref()),
-    ]
+/// `cordon run FLAGS -- sh -c script` on a terminal, a scripted human playing `steps`.
+fn run_at_a_terminal(
+    net: &Net,
+    steps: &serde_json::Value,
+    flags: &[&str],
+    script: &str,
+) -> super::sandbox_terminal::Seen {
+    let manifest = net.manifest.to_str().unwrap();
+    let mut args = vec!["--policy", manifest, "run"];
+    args.extend_from_slice(flags);
+    args.extend(["--", "sh", "-c", script]);
+    super::sandbox_terminal::at_a_terminal(
+        steps,
+        &net.ws,
+        &[
+            ("HOME", net.home.as_os_str()),
+            ("CORDON_HOME", net.cordon_home.as_os_str()),
+            ("RAILWAY_TOKEN", TOKEN.as_ref()),
+            ("GH_PAT", GH_PAT.as_ref()),
+        ],
+        &args,
+    )
 }
 
 #[test]
@@ -298,7 +313,8 @@ fn a_destroy_held_by_the_gateway_is_asked_about_at_the_terminal() {
         echo "second=$(post '{{"query":"mutation {{ volumeDelete(volumeId: \"vol_stage_2\") }}"}}')"
         "#
     );
-    let seen = super::sandbox_terminal::at_a_terminal(
+    let seen = run_at_a_terminal(
+        &net,
         &serde_json::json!([
             ["expect", "approval needed"],
             // A key typed for the agent just as the question appears is not an answer.
@@ -314,17 +330,8 @@ fn a_destroy_held_by_the_gateway_is_asked_about_at_the_terminal() {
             ["send", "not on a friday\r"],
             ["expect", "second="],
         ]),
-        &net.ws,
-        &terminal_env(&net),
-        &[
-            "--policy",
-            net.manifest.to_str().unwrap(),
-            "run",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
+        &[],
+        &script,
     );
     let screen = &seen.screen;
     assert_eq!(seen.code, 0, "{screen}");
@@ -477,20 +484,11 @@ fn no_prompt_leaves_the_approval_to_other_ways() {
             --data-raw '{{"query":"mutation {{ volumeDelete(volumeId: \"vol_stage_1\") }}"}}' {url})"
         sleep 1; echo finished"#
     );
-    let seen = super::sandbox_terminal::at_a_terminal(
+    let seen = run_at_a_terminal(
+        &net,
         &serde_json::json!([["expect", "finished"]]),
-        &net.ws,
-        &terminal_env(&net),
-        &[
-            "--policy",
-            net.manifest.to_str().unwrap(),
-            "run",
-            "--no-prompt",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
+        &["--no-prompt"],
+        &script,
     );
     assert_eq!(seen.code, 0, "{}", seen.screen);
     assert!(
