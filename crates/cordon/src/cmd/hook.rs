@@ -1,7 +1,7 @@
 //! `cordon hook AGENT`: one tool call in on stdin, the host's answer out.
 
 use crate::cli::{AgentArg, HookArgs};
-use cordon_hook::{Agent, HookOptions, HookResponse, render_failure, respond};
+use cordon_hook::{Agent, HookOptions, HookResponse, render_failure, respond_keeping};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -102,5 +102,12 @@ pub fn run(args: &HookArgs, policy: Option<&Path>) -> ExitCode {
         cwd,
         allow_ask: !args.no_ask,
     };
-    answer.give(&respond(agent, &input, &options))
+    let (response, authorizer) = respond_keeping(agent, &input, &options);
+    let code = answer.give(&response);
+    if authorizer.is_some() {
+        // The verdict is in the audit log (append returns once it is written) and the
+        // answer is out: exit without closing the store or joining the audit writer.
+        std::process::exit(i32::from(response.exit_code));
+    }
+    code
 }
