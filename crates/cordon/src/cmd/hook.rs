@@ -102,12 +102,10 @@ pub fn run(args: &HookArgs, policy: Option<&Path>) -> ExitCode {
         cwd,
         allow_ask: !args.no_ask,
     };
-    let (response, authorizer) = respond_keeping(agent, &input, &options);
-    let code = answer.give(&response);
-    if authorizer.is_some() {
-        // The verdict is in the audit log (append returns once it is written) and the
-        // answer is out: exit without closing the store or joining the audit writer.
-        std::process::exit(i32::from(response.exit_code));
-    }
-    code
+    let (response, decided_by) = respond_keeping(agent, &input, &options);
+    // The verdict is in the audit log (append returns once it is written, indexed and,
+    // where it must be, synced) and the process ends with this answer: leave the store
+    // and the idle audit writer to the exit instead of closing and joining them.
+    std::mem::forget(decided_by);
+    answer.give(&response)
 }

@@ -168,6 +168,10 @@ fn harmless_calls_get_no_answer_so_the_hosts_own_rules_apply() {
     }
     // Every call above was decided by authorize() and recorded.
     assert_eq!(audit_records(&env), 13);
+    // The hook exits without closing the store: every record must still be indexed
+    // (an unindexed tail is what verify reports as a problem).
+    let verify = run(&env, &["audit", "verify"], "");
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
 
 #[test]
