@@ -142,9 +142,12 @@ impl ChainFile {
             self.len = 0;
             return Ok(());
         }
-        // Read backwards in growing windows until the window holds a whole last line.
+        // Read backwards in growing windows until the window holds the whole last
+        // complete line. A torn tail does not count: after a kill mid-append the window
+        // can end in kilobytes of a half-written batch whose only newline is the end of
+        // the record before it, and that record must be read from its start.
         let mut window: u64 = 8192;
-        let (tail, tail_start) = loop {
+        let (tail, tail_start, cut) = loop {
             let start = len.saturating_sub(window);
             let mut buf = Vec::with_capacity((len - start) as usize);
             self.file
@@ -154,16 +157,17 @@ impl ChainFile {
                 .take(len - start)
                 .read_to_end(&mut buf)
                 .map_err(io_error(&path))?;
-            let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let cut = buf.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+            let complete = buf.get(..cut).unwrap_or_default();
+            let body = complete.strip_suffix(b"\n").unwrap_or(complete);
             if start == 0 || body.contains(&b'\n') {
-                break (buf, start);
+                break (buf, start, cut);
             }
             window = window.saturating_mul(4);
         };
         let mut complete_len = len;
         let mut tail = tail.as_slice();
-        if !tail.ends_with(b"\n") {
-            let cut = tail.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+        if cut < tail.len() {
             let torn = tail.get(cut..).unwrap_or_default();
             self.set_aside_torn(torn)?;
             complete_len = tail_start + cut as u64;

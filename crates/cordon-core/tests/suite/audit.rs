@@ -166,6 +166,35 @@ fn a_torn_last_line_is_reported_and_the_rest_verifies_then_set_aside_on_append()
     assert_eq!(torn.trim_end(), &lines[3][..40]);
 }
 
+/// Records larger than the window the head is read through (a long heredoc, a big
+/// GraphQL document), cut short by a kill: the next writer must find the last whole
+/// record from its start, not from the middle of the window. Found by the kill -9 test
+/// on a loaded CI machine.
+#[test]
+fn a_torn_tail_after_records_larger_than_the_read_window_is_set_aside() {
+    let home = tempfile::tempdir().unwrap();
+    let writer = log(home.path());
+    for i in 0..3 {
+        let mut e = entry("t", i);
+        e.action.detail = "x".repeat(20 * 1024);
+        writer.append(e).unwrap();
+    }
+    drop(writer);
+    let path = chain_path(home.path(), "t");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last = text.trim_end().rsplit('\n').next().unwrap().to_owned();
+    let mut torn = text.clone();
+    torn.push_str(&last[..3000]);
+    std::fs::write(&path, &torn).unwrap();
+
+    log(home.path()).append(entry("t", 99)).unwrap();
+    let report = verify(home.path());
+    assert!(report.intact() && report.torn_bytes.is_none(), "{report:?}");
+    assert_eq!(report.verified, 4);
+    let set_aside = std::fs::read_to_string(path.with_extension("jsonl.torn")).unwrap();
+    assert_eq!(set_aside.trim_end(), &last[..3000]);
+}
+
 #[test]
 fn concurrent_threads_never_fork_the_chain() {
     let home = tempfile::tempdir().unwrap();
