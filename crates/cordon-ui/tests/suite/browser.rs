@@ -56,7 +56,10 @@ fn approve_and_deny_with_real_clicks_in_chromium() {
         serde_json::json!({"url": format!("{}/approvals/{other}", server.base)}),
     );
     browser.wait_for(
-        "document.getElementById('deny')",
+        &format!(
+            "location.pathname === '/approvals/{other}' && document.readyState === 'complete' \
+             && document.getElementById('deny')"
+        ),
         "the second approval page",
     );
     browser.type_into("#deny-reason", "that is the live data; use staging");

@@ -134,7 +134,8 @@ impl Browser {
         let sel = serde_json::to_string(selector).unwrap();
         let point = self.wait_for(
             &format!(
-                "(() => {{ const e = document.querySelector({sel}); if (!e) return null; \
+                "(() => {{ if (document.readyState !== 'complete') return null; \
+                 const e = document.querySelector({sel}); if (!e) return null; \
                  e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); \
                  return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
             ),
@@ -153,10 +154,31 @@ impl Browser {
         }
     }
 
-    /// Clicks into a field and types, as a keyboard would.
+    /// Clicks into a field and types, as a keyboard would. The click is repeated until the
+    /// field has focus: on a loaded CI machine a late layout pass can move the field between
+    /// measuring it and pressing the mouse, and text typed into nothing leaves a `required`
+    /// field empty, so the form silently refuses to submit.
     pub fn type_into(&mut self, selector: &str, text: &str) {
-        self.click(selector);
+        let sel = serde_json::to_string(selector).unwrap();
+        let focused = format!("document.activeElement === document.querySelector({sel})");
+        let start = Instant::now();
+        loop {
+            self.click(selector);
+            if self.eval(&focused) == true {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{selector} never took focus from a click"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         self.call("Input.insertText", json!({"text": text}));
+        assert_eq!(
+            self.eval(&format!("document.querySelector({sel}).value")),
+            text,
+            "typing into {selector}"
+        );
     }
 
     pub fn screenshot(&mut self, path: &Path) {
