@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+
+use cordon_core::manifest::Pin;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -35,19 +37,19 @@ pub enum UpstreamError {
 /// Where names go: the manifest's `[network] resolve` pins, else the system resolver.
 #[derive(Debug, Clone, Default)]
 pub struct Resolver {
-    pins: BTreeMap<String, IpAddr>,
+    pins: BTreeMap<String, Pin>,
     connect_timeout: Duration,
 }
 
 impl Resolver {
     /// `pins` are host names (any case, trailing dot allowed) to addresses.
-    pub fn new(pins: &BTreeMap<String, IpAddr>, connect_timeout: Duration) -> Resolver {
+    pub fn new(pins: &BTreeMap<String, Pin>, connect_timeout: Duration) -> Resolver {
         Resolver {
             pins: pins
                 .iter()
-                .map(|(host, ip)| {
+                .map(|(host, pin)| {
                     let host = host.to_ascii_lowercase();
-                    (host.trim_end_matches('.').to_owned(), *ip)
+                    (host.trim_end_matches('.').to_owned(), *pin)
                 })
                 .collect(),
             connect_timeout,
@@ -58,8 +60,11 @@ impl Resolver {
     pub async fn addresses(&self, authority: &Authority) -> Result<Vec<SocketAddr>, UpstreamError> {
         // A pin is the manifest author's explicit choice, loopback included (how tests
         // and demos reach local mocks).
-        if let Some(ip) = self.pins.get(&authority.host) {
-            return Ok(vec![SocketAddr::new(*ip, authority.port)]);
+        if let Some(pin) = self.pins.get(&authority.host) {
+            return Ok(vec![SocketAddr::new(
+                pin.ip,
+                pin.port.unwrap_or(authority.port),
+            )]);
         }
         let checked = |address: IpAddr| match forbidden_address(address) {
             Some(why) => Err(UpstreamError::Forbidden {
@@ -114,5 +119,57 @@ impl Resolver {
             authority: authority.to_string(),
             detail: last,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::parse_authority;
+
+    fn pins(entries: &[(&str, &str)]) -> BTreeMap<String, Pin> {
+        entries
+            .iter()
+            .map(|(host, to)| {
+                let pin = match to.parse::<SocketAddr>() {
+                    Ok(address) => Pin {
+                        ip: address.ip(),
+                        port: Some(address.port()),
+                    },
+                    Err(_) => Pin {
+                        ip: to.parse().unwrap(),
+                        port: None,
+                    },
+                };
+                ((*host).to_owned(), pin)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_pin_keeps_the_requests_port_unless_it_names_one() {
+        let resolver = Resolver::new(
+            &pins(&[
+                ("Backboard.Railway.com.", "127.0.0.1:8443"),
+                ("api.test", "127.0.0.2"),
+            ]),
+            Duration::from_secs(1),
+        );
+        let railway = parse_authority("backboard.railway.com", 443).unwrap();
+        assert_eq!(
+            resolver.addresses(&railway).await.unwrap(),
+            ["127.0.0.1:8443".parse::<SocketAddr>().unwrap()]
+        );
+        let api = parse_authority("api.test:9000", 443).unwrap();
+        assert_eq!(
+            resolver.addresses(&api).await.unwrap(),
+            ["127.0.0.2:9000".parse::<SocketAddr>().unwrap()]
+        );
+        // Without a pin, loopback stays out of reach.
+        let direct = parse_authority("127.0.0.1:8443", 443).unwrap();
+        assert!(matches!(
+            resolver.addresses(&direct).await,
+            Err(UpstreamError::Forbidden { .. })
+        ));
     }
 }

@@ -152,7 +152,12 @@ fn bad_values_in_every_section_are_errors() {
         (
             format!("{TASK}[network.resolve]\n\"a.com\" = \"not-an-ip\"\n"),
             4,
-            "invalid IP",
+            "is not an address",
+        ),
+        (
+            format!("{TASK}[network.resolve]\n\"a.com\" = \"127.0.0.1:0\"\n"),
+            4,
+            "is not an address",
         ),
         (
             format!("{TASK}[[network.rule]]\nhost = \"a.com\"\nmethods = [\"GE T\"]\n"),
@@ -282,6 +287,7 @@ hide = ["**/.env*"]
 allow = ["API.Anthropic.com", "*.npmjs.org"]
 [network.resolve]
 "backboard.railway.com" = "127.0.0.1"
+"api.test" = "[::1]:8443"
 
 [[credential]]
 name = "railway"
@@ -311,6 +317,14 @@ mode = "hold"
     assert_eq!(m.task.environment.as_ref().unwrap().get_ref().0, "staging");
     assert_eq!(m.task.ttl.0, std::time::Duration::from_secs(7200));
     assert_eq!(m.network.allow[0].0, "api.anthropic.com");
+    assert_eq!(m.network.resolve["backboard.railway.com"].port, None);
+    assert_eq!(
+        m.network.resolve["api.test"],
+        Pin {
+            ip: "::1".parse().unwrap(),
+            port: Some(8443)
+        }
+    );
     assert_eq!(
         m.credentials[0].source,
         CredentialSource::Env("RAILWAY_TOKEN".into())

@@ -13,7 +13,7 @@ pub use discover::{
     DEFAULT_PROFILE, INIT_TEMPLATE, MANIFEST_FILE, ManifestSource, discover, load_file,
 };
 pub use error::ManifestError;
-pub use values::{CredentialSource, Glob, HostPattern, Injection, StoreUrl, Ttl, WebhookUrl};
+pub use values::{CredentialSource, Glob, HostPattern, Injection, Pin, StoreUrl, Ttl, WebhookUrl};
 
 use crate::action::Effect;
 use serde::Deserialize;
@@ -80,10 +80,11 @@ pub struct NetworkSection {
     pub allow: Vec<HostPattern>,
     #[serde(default, rename = "rule")]
     pub rules: Vec<NetworkRule>,
-    /// Pins a host name to an address, like curl's `--resolve`; the one way to point a
-    /// name at loopback (local mocks in tests and demos).
+    /// Pins a host name to an address (and optionally a port), like curl's
+    /// `--resolve`; the one way to point a name at loopback (local mocks in tests and
+    /// demos).
     #[serde(default)]
-    pub resolve: BTreeMap<String, std::net::IpAddr>,
+    pub resolve: BTreeMap<String, Pin>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

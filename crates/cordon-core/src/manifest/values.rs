@@ -223,6 +223,34 @@ impl<'de> Deserialize<'de> for HostPattern {
     }
 }
 
+/// Where `[network.resolve]` points a name: an address (`127.0.0.1`, the request's own
+/// port kept) or an address and port (`127.0.0.1:8443`, `[::1]:8443`). The port form
+/// lets a client keep the real URL (`https://backboard.railway.com/…`, port 443) while
+/// the gateway reaches a local stand-in listening elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    pub ip: std::net::IpAddr,
+    pub port: Option<u16>,
+}
+
+impl<'de> Deserialize<'de> for Pin {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = string(d)?;
+        if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+            return Ok(Pin { ip, port: None });
+        }
+        match text.parse::<std::net::SocketAddr>() {
+            Ok(address) if address.port() != 0 => Ok(Pin {
+                ip: address.ip(),
+                port: Some(address.port()),
+            }),
+            _ => Err(de::Error::custom(format!(
+                "`{text}` is not an address: write an IP, optionally with a port, like `127.0.0.1`, `127.0.0.1:8443` or `[::1]:8443`"
+            ))),
+        }
+    }
+}
+
 /// An `http://` or `https://` URL with a host, checked when the manifest loads rather
 /// than when the first approval tries to notify it.
 #[derive(Debug, Clone, PartialEq, Eq)]
