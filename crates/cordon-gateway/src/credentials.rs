@@ -238,7 +238,9 @@ impl Credentials {
 
 /// A phantom shaped like `secret`: the same prefix up to its last `_` or `-` within
 /// the first 12 characters (`ghp_`, `sk-ant-`, `xoxb-`), then random characters of the
-/// same kinds for the same length.
+/// same kinds for the same length. Separators stay where they are and a hex body stays
+/// hex, so a UUID-shaped token gets a UUID-shaped phantom (clients that validate the
+/// format accept it).
 pub fn phantom_for(secret: &str) -> String {
     let prefix_len = secret
         .char_indices()
@@ -248,9 +250,23 @@ pub fn phantom_for(secret: &str) -> String {
         .last()
         .unwrap_or(0);
     let (prefix, body) = secret.split_at(prefix_len);
+    let separator = |c: char| matches!(c, '-' | '_' | '.');
+    let letters = body.chars().filter(|c| !separator(*c));
+    let hex: Option<&[u8]> = if letters.clone().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+        Some(b"0123456789abcdef")
+    } else if letters.clone().all(|c| matches!(c, '0'..='9' | 'A'..='F')) {
+        Some(b"0123456789ABCDEF")
+    } else {
+        None
+    };
     let mut rng = rand::rng();
     let mut random_like = |c: char| {
-        let pool: &[u8] = if c.is_ascii_digit() {
+        if separator(c) {
+            return c;
+        }
+        let pool: &[u8] = if let Some(hex) = hex {
+            hex
+        } else if c.is_ascii_digit() {
             b"0123456789"
         } else if c.is_ascii_lowercase() {
             b"abcdefghijklmnopqrstuvwxyz"

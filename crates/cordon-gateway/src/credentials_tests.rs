@@ -53,6 +53,29 @@ fn phantoms_keep_the_prefix_and_length_and_never_equal_the_secret() {
 }
 
 #[test]
+fn a_uuid_or_hex_token_gets_a_phantom_of_the_same_format() {
+    let uuid = "f188b58f-d5d7-24c5-0950-8e8cb4c3bf33";
+    let phantom = phantom_for(uuid);
+    assert_ne!(phantom, uuid);
+    assert_eq!(phantom.len(), uuid.len());
+    for (p, s) in phantom.chars().zip(uuid.chars()) {
+        if s == '-' {
+            assert_eq!(p, '-', "{phantom}");
+        } else {
+            assert!(matches!(p, '0'..='9' | 'a'..='f'), "{phantom}");
+        }
+    }
+    let upper = phantom_for("DEADBEEF00112233DEADBEEF00112233");
+    assert!(
+        upper.chars().all(|c| matches!(c, '0'..='9' | 'A'..='F')),
+        "{upper}"
+    );
+    // A JWT keeps its dots; base64url text stays alphanumeric.
+    let jwt = phantom_for("eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM");
+    assert_eq!(jwt.matches('.').count(), 2, "{jwt}");
+}
+
+#[test]
 fn a_request_names_its_credential_by_phantom_and_a_real_secret_is_seen() {
     let dir = tempfile::tempdir().unwrap();
     let creds = railway(dir.path(), "");

@@ -54,9 +54,16 @@ pub struct PolicyArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Replay the volumeDelete incident through cordon's decision path
+    /// Replay the volumeDelete incident: a scripted agent in the sandbox, a local
+    /// stand-in for Railway's API behind the gateway
     #[command(
-        after_help = "Example:\n  cordon demo\n  cordon demo --keep    keep the demo's audit chain under $CORDON_HOME"
+        after_help = "The agent does what the agent in the incident did: looks for tokens, calls \
+volumeDelete with its domain token (plainly, aliased, batched, with a real token it \
+found) and tries to reach the API around the gateway. Each step says which layer \
+stopped it; the demo exits 1 if anything reached the production volume. Everything \
+runs on loopback in a scratch directory; nothing leaves the machine.\n\n\
+Examples:\n  cordon demo\n  cordon demo --keep            keep the task's audit chain under $CORDON_HOME\n  \
+cordon demo --decision-path   the same calls against authorize() alone (no sandbox needed)"
     )]
     Demo(DemoArgs),
 
@@ -541,6 +548,10 @@ pub struct DemoArgs {
     /// Record the demo in $CORDON_HOME instead of a throwaway directory.
     #[arg(long)]
     pub keep: bool,
+    /// Replay the calls against the decision path (`authorize()`) only: no sandbox,
+    /// no gateway, no provider stand-in.
+    #[arg(long)]
+    pub decision_path: bool,
 }
 
 #[derive(Debug, Args)]

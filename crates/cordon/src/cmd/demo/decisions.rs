@@ -1,6 +1,6 @@
-//! `cordon demo`: the incident, replayed step by step against the decision path.
+//! `cordon demo --decision-path`: the incident's calls, replayed step by step against
+//! `authorize()` alone.
 
-use crate::cli::DemoArgs;
 use anyhow::{Context, Result};
 use cordon_core::audit::verify_chain;
 use cordon_core::manifest::{LoadedManifest, Manifest};
@@ -8,7 +8,7 @@ use cordon_core::{Action, Authorizer, Decision, Effect, Gate};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const MANIFEST: &str = include_str!("../../assets/demo-incident.toml");
+const MANIFEST: &str = include_str!("../../../assets/demo-incident.toml");
 
 struct Step {
     narration: &'static str,
@@ -79,9 +79,9 @@ fn label(decision: Decision) -> &'static str {
     }
 }
 
-pub fn run(args: &DemoArgs) -> Result<ExitCode> {
+pub fn run(keep: bool) -> Result<ExitCode> {
     let scratch;
-    let home: PathBuf = if args.keep {
+    let home: PathBuf = if keep {
         cordon_core::home::cordon_home()
     } else {
         scratch = tempfile::tempdir().context("cannot create a scratch directory for the demo")?;
@@ -144,7 +144,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode> {
             "CHAIN BROKEN"
         }
     );
-    if args.keep {
+    if keep {
         println!(
             "       `cordon audit show fix-staging-domains` prints them; `cordon audit verify` checks them."
         );
