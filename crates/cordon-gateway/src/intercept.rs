@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use cordon_core::manifest::HostPattern;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -37,7 +38,7 @@ pub enum InterceptError {
 pub struct Interception {
     ca: Arc<CertificateAuthority>,
     connector: TlsConnector,
-    tunnel_only: Vec<String>,
+    tunnel_only: Vec<HostPattern>,
     /// One TLS server configuration per host, kept: building one per CONNECT cost a
     /// provider and a config on every tunnel, and lost session resumption.
     acceptors: std::sync::Mutex<std::collections::HashMap<String, TlsAcceptor>>,
@@ -61,11 +62,12 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 impl Interception {
     /// `upstream_cas`: PEM files trusted beside the system roots (a test's local CA);
-    /// `tunnel_only`: hosts whose tunnels are carried unread (they pin certificates).
+    /// `tunnel_only`: hosts whose tunnels are carried unread (they pin certificates);
+    /// `*.example.com` for every subdomain.
     pub fn new(
         ca: Arc<CertificateAuthority>,
         upstream_cas: &[&Path],
-        tunnel_only: Vec<String>,
+        tunnel_only: Vec<HostPattern>,
     ) -> Result<Interception, InterceptError> {
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -102,10 +104,7 @@ impl Interception {
             ca,
             connector: TlsConnector::from(Arc::new(client)),
             acceptors: std::sync::Mutex::new(std::collections::HashMap::new()),
-            tunnel_only: tunnel_only
-                .into_iter()
-                .map(|h| h.to_ascii_lowercase().trim_end_matches('.').to_owned())
-                .collect(),
+            tunnel_only,
         })
     }
 
@@ -118,7 +117,7 @@ impl Interception {
     }
 
     pub(crate) fn intercepts(&self, host: &str) -> bool {
-        !self.tunnel_only.iter().any(|h| h == host)
+        !self.tunnel_only.iter().any(|pattern| pattern.matches(host))
     }
 
     /// The TLS server side of a tunnel to `host`.

@@ -2,6 +2,7 @@
 //! teaches.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cordon_core::manifest::HostPattern;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -366,9 +367,10 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "FILE")]
     pub upstream_ca: Vec<PathBuf>,
     /// A host whose tunnel is carried unread even when intercepting (a client that
-    /// pins certificates). Repeatable.
-    #[arg(long, value_name = "HOST")]
-    pub tunnel_only: Vec<String>,
+    /// pins certificates); `*.example.com` for its subdomains. Repeatable; adds to
+    /// cordon.toml's `[network] tunnel_only`.
+    #[arg(long, value_name = "HOST", value_parser = HostPattern::parse)]
+    pub tunnel_only: Vec<HostPattern>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -490,9 +492,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub upstream_ca: Vec<PathBuf>,
     /// A host whose HTTPS the gateway carries unread, judged by host only (a client
-    /// that pins certificates). Repeatable.
-    #[arg(long, value_name = "HOST")]
-    pub tunnel_only: Vec<String>,
+    /// that pins certificates); `*.example.com` for its subdomains. Repeatable; adds
+    /// to cordon.toml's `[network] tunnel_only`.
+    #[arg(long, value_name = "HOST", value_parser = HostPattern::parse)]
+    pub tunnel_only: Vec<HostPattern>,
     /// Largest request body, in bytes, the gateway reads to judge a request.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     pub max_body: usize,

@@ -160,6 +160,11 @@ fn bad_values_in_every_section_are_errors() {
             "is not an address",
         ),
         (
+            format!("{TASK}[network]\ntunnel_only = [\"https://pinned.test\"]\n"),
+            4,
+            "without scheme",
+        ),
+        (
             format!("{TASK}[[network.rule]]\nhost = \"a.com\"\nmethods = [\"GE T\"]\n"),
             5,
             "not an HTTP method",

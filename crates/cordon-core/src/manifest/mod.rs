@@ -85,6 +85,10 @@ pub struct NetworkSection {
     /// demos).
     #[serde(default)]
     pub resolve: BTreeMap<String, Pin>,
+    /// Hosts whose HTTPS the gateway carries unread, judged by host only: clients
+    /// that pin certificates. No credential is injected there.
+    #[serde(default)]
+    pub tunnel_only: Vec<HostPattern>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -190,15 +190,15 @@ impl HostPattern {
     }
 }
 
-impl<'de> Deserialize<'de> for HostPattern {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = string(d)?;
+impl HostPattern {
+    /// Checks `text` as a manifest would: for hosts given on the command line.
+    pub fn parse(text: &str) -> Result<HostPattern, String> {
         let lowered = text.trim_end_matches('.').to_ascii_lowercase();
         let bare = lowered.strip_prefix("*.").unwrap_or(&lowered);
         if lowered.contains("://") || lowered.contains('/') || lowered.contains(':') {
-            return Err(de::Error::custom(format!(
+            return Err(format!(
                 "`{text}` is not a host: write the name only, without scheme, port or path (e.g. `api.github.com`)"
-            )));
+            ));
         }
         let valid_labels = !bare.is_empty()
             && bare.len() <= 253
@@ -215,11 +215,15 @@ impl<'de> Deserialize<'de> for HostPattern {
             } else {
                 "a host is letters, digits and `-` in dot-separated labels"
             };
-            return Err(de::Error::custom(format!(
-                "`{text}` is not a valid host: {help}"
-            )));
+            return Err(format!("`{text}` is not a valid host: {help}"));
         }
         Ok(HostPattern(lowered))
+    }
+}
+
+impl<'de> Deserialize<'de> for HostPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        HostPattern::parse(&string(d)?).map_err(de::Error::custom)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use cordon_core::Authorizer;
-use cordon_core::manifest::CredentialSource;
+use cordon_core::manifest::{CredentialSource, HostPattern, LoadedManifest};
 use cordon_gateway::ca::CertificateAuthority;
 use cordon_gateway::credentials::Credentials;
 use cordon_gateway::{Gateway, GatewayOptions, Interception};
@@ -58,7 +58,7 @@ const NO_PROXY_VARS: &[&str] = &["NO_PROXY", "no_proxy"];
 /// Options of `cordon run` that shape the gateway.
 pub struct EgressOptions<'a> {
     pub upstream_ca: &'a [PathBuf],
-    pub tunnel_only: &'a [String],
+    pub tunnel_only: &'a [HostPattern],
     pub max_body: usize,
 }
 
@@ -75,6 +75,13 @@ pub struct Egress {
     pub replaced: Vec<String>,
 }
 
+/// The hosts carried unread: the manifest's `[network] tunnel_only`, then the flags'.
+pub fn tunnel_only(loaded: &LoadedManifest, flags: &[HostPattern]) -> Vec<HostPattern> {
+    let mut hosts = loaded.manifest.network.tunnel_only.clone();
+    hosts.extend(flags.iter().cloned());
+    hosts
+}
+
 pub fn prepare(
     authorizer: Arc<Authorizer>,
     cordon_home: &Path,
@@ -85,7 +92,8 @@ pub fn prepare(
         .context("cannot load or create the gateway's CA")?;
     let upstream: Vec<&Path> = options.upstream_ca.iter().map(PathBuf::as_path).collect();
     let bundle = merged_bundle(ca.cert_pem(), task_dir)?;
-    let interception = Interception::new(Arc::new(ca), &upstream, options.tunnel_only.to_vec())
+    let tunnel_only = tunnel_only(authorizer.manifest(), options.tunnel_only);
+    let interception = Interception::new(Arc::new(ca), &upstream, tunnel_only)
         .context("cannot set up HTTPS interception")?;
     let credentials = Credentials::load(authorizer.manifest())
         .context("cannot load the manifest's credentials; nothing was run")?;

@@ -24,7 +24,8 @@ pub fn run(args: &GatewayArgs, policy: Option<&Path>) -> Result<ExitCode> {
     } else {
         let ca = CertificateAuthority::load_or_create(&home.join("ca"))?;
         let upstream: Vec<&Path> = args.upstream_ca.iter().map(PathBuf::as_path).collect();
-        let interception = Interception::new(Arc::new(ca), &upstream, args.tunnel_only.clone())?;
+        let tunnel_only = super::egress::tunnel_only(authorizer.manifest(), &args.tunnel_only);
+        let interception = Interception::new(Arc::new(ca), &upstream, tunnel_only)?;
         notice(format_args!(
             "cordon gateway: intercepting HTTPS; clients trust {}",
             interception.ca().cert_path().display()

@@ -142,6 +142,11 @@ fn setup_with(tls: bool, gateway_flags: &[&str]) -> Setup {
 
 /// The gateway over the Railway mock, with `extra` appended to the manifest.
 fn setup_full(tls: bool, gateway_flags: &[&str], extra: &str) -> Setup {
+    setup_manifest(tls, gateway_flags, "", extra)
+}
+
+/// As `setup_full`, with `network` added to the `[network]` table.
+fn setup_manifest(tls: bool, gateway_flags: &[&str], network: &str, extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let log = dir.path().join("railway.jsonl");
@@ -157,7 +162,7 @@ environment = "staging"
 
 [network]
 allow = ["backboard.railway.com", "allowed.test", "localhost"]
-
+{network}
 [network.resolve]
 "backboard.railway.com" = "127.0.0.1"
 "allowed.test" = "127.0.0.1"
@@ -179,7 +184,7 @@ env_var = "RAILWAY_TOKEN"
 hosts = ["backboard.railway.com"]
 allow = ["graphql.query.*", "graphql.mutation.customDomainCreate", "http.GET"]
 "#
-        .to_owned()
+        .replace("{network}", network)
             + extra,
     )
     .unwrap();
@@ -525,6 +530,31 @@ fn without_interception_a_tunnel_is_judged_by_host_and_carried_unread() {
     ]);
     assert_eq!(through.status, 200, "{through}");
     let refused = s.curl(&[&format!("https://other.test:{port}/health")]);
+    assert_ne!(refused.curl_exit, 0, "{refused}");
+}
+
+#[test]
+fn the_manifests_tunnel_only_hosts_are_carried_unread_and_the_rest_intercepted() {
+    let s = setup_manifest(true, &[], "tunnel_only = [\"*.railway.com\"]", "");
+    let port = s.railway.port;
+    let upstream_ca = s.home.parent().unwrap().join("upstream-ca.pem");
+    // The provider's own certificate reaches the client for the tunnel-only host...
+    let unread = s.curl(&[
+        "--cacert",
+        upstream_ca.to_str().unwrap(),
+        &format!("https://backboard.railway.com:{port}/health"),
+    ]);
+    assert_eq!(unread.status, 200, "{unread}");
+    // ...while another allowed host is intercepted: the provider's CA alone does not
+    // verify cordon's leaf.
+    let intercepted = s.curl(&[
+        "--cacert",
+        upstream_ca.to_str().unwrap(),
+        &format!("https://allowed.test:{port}/health"),
+    ]);
+    assert_eq!(intercepted.curl_exit, 60, "{intercepted}");
+    // Host policy still holds for a tunnel-only host's subdomains outside the allowlist.
+    let refused = s.curl(&[&format!("https://other.railway.com:{port}/health")]);
     assert_ne!(refused.curl_exit, 0, "{refused}");
 }
 
