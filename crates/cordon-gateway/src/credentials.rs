@@ -13,6 +13,7 @@ use cordon_core::manifest::{Credential, CredentialSource, Injection, LoadedManif
 use http::HeaderValue;
 use http::header::{self, HeaderMap, HeaderName};
 use rand::Rng;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -47,11 +48,17 @@ pub enum Carried {
     Phantom(usize),
     /// The real secret of the credential at this index.
     RealSecret(usize),
+    /// The phantom of the credential at this index, past the task's `ttl`: dead.
+    ExpiredPhantom(usize),
 }
 
 #[derive(Default)]
 pub struct Credentials {
     held: Vec<Held>,
+    /// When the phantoms die: the task's `ttl` after they were minted. A phantom that
+    /// leaked (a log, a pasted transcript) is worth nothing once the task is over.
+    expires: Option<Instant>,
+    ttl: Duration,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -99,7 +106,17 @@ impl Credentials {
                 credential: credential.clone(),
             });
         }
-        Ok(Credentials { held })
+        let ttl = loaded.manifest.task.ttl.0;
+        Ok(Credentials {
+            held,
+            expires: Instant::now().checked_add(ttl),
+            ttl,
+        })
+    }
+
+    /// How long phantoms live: the task's `ttl`.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     pub fn name(&self, index: usize) -> &str {
@@ -124,6 +141,10 @@ impl Credentials {
 
     /// Which credential a request's headers and query carry.
     pub fn carried(&self, headers: &HeaderMap, query: Option<&str>) -> Carried {
+        self.carried_at(headers, query, Instant::now())
+    }
+
+    fn carried_at(&self, headers: &HeaderMap, query: Option<&str>, now: Instant) -> Carried {
         let texts: Vec<String> = headers
             .iter()
             .filter_map(|(_, v)| v.to_str().ok().map(str::to_owned))
@@ -137,6 +158,9 @@ impl Credentials {
         }
         for (index, held) in self.held.iter().enumerate() {
             if texts.iter().any(|t| t.contains(&held.phantom)) {
+                if self.expires.is_some_and(|expires| now >= expires) {
+                    return Carried::ExpiredPhantom(index);
+                }
                 return Carried::Phantom(index);
             }
         }

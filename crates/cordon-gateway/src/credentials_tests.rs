@@ -203,3 +203,28 @@ fn debug_never_shows_a_secret() {
     let shown = format!("{creds:?}");
     assert!(!shown.contains("rw_real"), "{shown}");
 }
+
+#[test]
+fn a_phantom_dies_with_its_tasks_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = railway(dir.path(), "");
+    assert_eq!(creds.ttl(), std::time::Duration::from_secs(8 * 3600));
+    let (_, phantom) = creds.phantoms().remove(0);
+    let headers = parts(&[("authorization", &format!("Bearer {phantom}"))], "/").headers;
+    let expires = creds.expires.unwrap();
+    let just_before = expires - std::time::Duration::from_millis(1);
+    assert_eq!(
+        creds.carried_at(&headers, None, just_before),
+        Carried::Phantom(0)
+    );
+    assert_eq!(
+        creds.carried_at(&headers, None, expires),
+        Carried::ExpiredPhantom(0)
+    );
+    // The real secret is refused as such whenever it comes.
+    let real = parts(&[("authorization", "Bearer rw_real_token_7f3abc")], "/").headers;
+    assert_eq!(
+        creds.carried_at(&real, None, expires),
+        Carried::RealSecret(0)
+    );
+}

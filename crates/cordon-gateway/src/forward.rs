@@ -39,6 +39,28 @@ impl Gateway {
         let credential = match credentials.carried(&parts.headers, parts.uri.query()) {
             Carried::Nothing => None,
             Carried::Phantom(index) => Some(index),
+            Carried::ExpiredPhantom(index) => {
+                let name = credentials.name(index).to_owned();
+                let action =
+                    Action::new(Gate::Http, "credential.phantom-expired", Effect::SecretRead)
+                        .with_host(authority.host.clone())
+                        .with_credential(name.clone())
+                        .with_detail(format!(
+                            "{} {}{}",
+                            parts.method,
+                            authority,
+                            parts.uri.path()
+                        ));
+                let verdict = Verdict::deny(
+                    format!(
+                        "the phantom token of credential `{name}` expired with its task (ttl {}); phantoms live as long as the task that minted them, so start a new task for a fresh one",
+                        humantime_secs(credentials.ttl())
+                    ),
+                    vec!["gateway.phantom-expired".to_owned()],
+                );
+                let (action, verdict) = self.record(action, verdict).await;
+                return refusal(&action, &verdict);
+            }
             Carried::RealSecret(index) => {
                 let name = credentials.name(index).to_owned();
                 tracing::warn!(credential = %name, host = %authority.host, "a real secret came from the agent's side; refused");
@@ -340,5 +362,16 @@ pub(crate) fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
             continue;
         }
         to.append(HeaderName::from(name), value.clone());
+    }
+}
+
+/// `2h`, `90s`: a task's ttl the way the manifest writes it.
+fn humantime_secs(ttl: std::time::Duration) -> String {
+    let secs = ttl.as_secs();
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }

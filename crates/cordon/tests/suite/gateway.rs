@@ -142,11 +142,17 @@ fn setup_with(tls: bool, gateway_flags: &[&str]) -> Setup {
 
 /// The gateway over the Railway mock, with `extra` appended to the manifest.
 fn setup_full(tls: bool, gateway_flags: &[&str], extra: &str) -> Setup {
-    setup_manifest(tls, gateway_flags, "", extra)
+    setup_manifest(tls, gateway_flags, ["", ""], extra)
 }
 
-/// As `setup_full`, with `network` added to the `[network]` table.
-fn setup_manifest(tls: bool, gateway_flags: &[&str], network: &str, extra: &str) -> Setup {
+/// As `setup_full`, with `task` and `network` added to the `[task]` and `[network]`
+/// tables.
+fn setup_manifest(
+    tls: bool,
+    gateway_flags: &[&str],
+    [task, network]: [&str; 2],
+    extra: &str,
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let log = dir.path().join("railway.jsonl");
@@ -159,6 +165,7 @@ fn setup_manifest(tls: bool, gateway_flags: &[&str], network: &str, extra: &str)
 [task]
 name = "gateway-test"
 environment = "staging"
+{task}
 
 [network]
 allow = ["backboard.railway.com", "allowed.test", "localhost"]
@@ -184,6 +191,7 @@ env_var = "RAILWAY_TOKEN"
 hosts = ["backboard.railway.com"]
 allow = ["graphql.query.*", "graphql.mutation.customDomainCreate", "http.GET"]
 "#
+        .replace("{task}", task)
         .replace("{network}", network)
             + extra,
     )
@@ -534,8 +542,34 @@ fn without_interception_a_tunnel_is_judged_by_host_and_carried_unread() {
 }
 
 #[test]
+fn a_phantom_is_dead_once_its_tasks_ttl_is_over() {
+    let s = setup_manifest(true, &[], ["ttl = \"2s\"", ""], "");
+    let phantom = s.phantom();
+    let query = r#"{"query":"query { me { id email } }"}"#;
+    let alive = s.graphql_with(&phantom, query);
+    assert_eq!(alive.status, 200, "{alive}");
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let dead = s.graphql_with(&phantom, query);
+    assert_eq!(dead.status, 403, "{dead}");
+    let answer = json(&dead);
+    assert_eq!(answer["action"]["operation"], "credential.phantom-expired");
+    assert!(
+        answer["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("expired with its task (ttl 2s)"),
+        "{answer}"
+    );
+    assert_eq!(
+        s.provider_saw().matches(&format!("Bearer {TOKEN}")).count(),
+        1,
+        "only the live phantom's request went out"
+    );
+}
+
+#[test]
 fn the_manifests_tunnel_only_hosts_are_carried_unread_and_the_rest_intercepted() {
-    let s = setup_manifest(true, &[], "tunnel_only = [\"*.railway.com\"]", "");
+    let s = setup_manifest(true, &[], ["", "tunnel_only = [\"*.railway.com\"]"], "");
     let port = s.railway.port;
     let upstream_ca = s.home.parent().unwrap().join("upstream-ca.pem");
     // The provider's own certificate reaches the client for the tunnel-only host...
