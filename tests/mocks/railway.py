@@ -69,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
         with open(args.log, "a", encoding="utf-8") as f:
             f.write(json.dumps({
                 "method": self.command,
+                # Which connection carried it: keep-alive shows as one port.
+                "client_port": self.client_address[1],
                 "path": self.path,
                 "host": self.headers.get("Host"),
                 "authorization": self.headers.get("Authorization"),

@@ -14,6 +14,7 @@ use crate::Gateway;
 use crate::credentials::Carried;
 use crate::decide::{Reading, RequestFacts, read_request};
 use crate::host::{Authority, parse_authority};
+use crate::pool::{Destination, Sender};
 use crate::respond::{Body, full, problem, refusal};
 
 /// How the request reached the gateway, and so how it goes on.
@@ -204,52 +205,95 @@ impl Gateway {
                 &e.to_string(),
             )
         };
+        let destination = Destination {
+            https: scheme == Scheme::Https,
+            host: authority.host.clone(),
+            port: authority.port,
+        };
+        let mut request =
+            upstream_request(authority, scheme, parts, body).map_err(|e| unreachable(&e))?;
+        if let Some(mut sender) = self.pool().take(&destination) {
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    self.pool().put(destination, sender);
+                    return Ok(end_to_end(response));
+                }
+                // The destination closed the idle connection before the request went
+                // out: it was never sent, so it goes again on a fresh connection.
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => return Err(unreachable(&e.into_error())),
+                },
+            }
+        }
+        let mut sender = self
+            .connect_upstream(authority, scheme)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        self.pool().put(destination, sender);
+        Ok(end_to_end(response))
+    }
+
+    /// A new connection to the destination: checked address, TLS verified for
+    /// HTTPS, HTTP/1.1 handshake done.
+    async fn connect_upstream(
+        &self,
+        authority: &Authority,
+        scheme: Scheme,
+    ) -> Result<Sender, String> {
         let stream = self
             .resolver()
             .connect(authority)
             .await
-            .map_err(|e| unreachable(&e))?;
-        let request =
-            upstream_request(authority, scheme, parts, body).map_err(|e| unreachable(&e))?;
-        let response = match scheme {
-            Scheme::Http => send(TokioIo::new(stream), request).await,
+            .map_err(|e| e.to_string())?;
+        match scheme {
+            Scheme::Http => handshake(TokioIo::new(stream)).await,
             Scheme::Https => {
                 let Some(interception) = self.interception() else {
-                    return Err(unreachable(&"HTTPS interception is off"));
+                    return Err("HTTPS interception is off".to_owned());
                 };
-                let name = server_name(authority).map_err(|e| unreachable(&e))?;
+                let name = server_name(authority)?;
                 let tls = interception
                     .connector()
                     .connect(name, stream)
                     .await
                     .map_err(|e| {
-                        unreachable(&format!(
+                        format!(
                             "TLS to {authority} failed (the destination's certificate is checked against the system roots): {e}"
-                        ))
+                        )
                     })?;
-                send(TokioIo::new(tls), request).await
+                handshake(TokioIo::new(tls)).await
             }
         }
-        .map_err(|e| unreachable(&e))?;
-        let (mut parts, body) = response.into_parts();
-        let mut headers = HeaderMap::new();
-        copy_end_to_end(&parts.headers, &mut headers);
-        parts.headers = headers;
-        Ok(Response::from_parts(parts, body.boxed()))
     }
 }
 
-async fn send<IO>(io: IO, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, hyper::Error>
+/// The response as it goes back: only end-to-end headers.
+fn end_to_end(response: Response<Incoming>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let mut headers = HeaderMap::new();
+    copy_end_to_end(&parts.headers, &mut headers);
+    parts.headers = headers;
+    Response::from_parts(parts, body.boxed())
+}
+
+async fn handshake<IO>(io: IO) -> Result<Sender, String>
 where
     IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "upstream connection ended with an error");
         }
     });
-    sender.send_request(request).await
+    Ok(sender)
 }
 
 fn upstream_request(

@@ -19,6 +19,7 @@ pub mod decide;
 mod forward;
 pub mod host;
 pub mod intercept;
+mod pool;
 mod proxy;
 mod respond;
 pub mod upstream;

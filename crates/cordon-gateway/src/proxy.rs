@@ -23,6 +23,7 @@ use crate::credentials::Credentials;
 use crate::forward::Scheme;
 use crate::host::{Authority, parse_authority};
 use crate::intercept::{Interception, Rewind};
+use crate::pool::Pool;
 use crate::respond::{Body, empty, problem, refusal};
 use crate::upstream::Resolver;
 
@@ -66,6 +67,7 @@ pub struct Gateway {
     resolver: Resolver,
     options: GatewayOptions,
     connections: Arc<Semaphore>,
+    pool: Pool,
 }
 
 impl Gateway {
@@ -76,6 +78,7 @@ impl Gateway {
         );
         Arc::new(Gateway {
             connections: Arc::new(Semaphore::new(options.max_connections)),
+            pool: Pool::default(),
             authorizer,
             resolver,
             options,
@@ -119,6 +122,10 @@ impl Gateway {
 
     pub(crate) fn authorizer(&self) -> &Authorizer {
         &self.authorizer
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     pub(crate) fn resolver(&self) -> &Resolver {

@@ -542,6 +542,29 @@ fn without_interception_a_tunnel_is_judged_by_host_and_carried_unread() {
 }
 
 #[test]
+fn requests_in_a_tunnel_share_one_upstream_connection() {
+    let s = setup_with(true, &[]);
+    let url = format!("https://backboard.railway.com:{}/health", s.railway.port);
+    // One curl, three requests: one tunnel, one upstream connection kept alive.
+    let ca = s.home.join("ca/ca.pem");
+    let reply = s.curl(&["--cacert", ca.to_str().unwrap(), &url, &url, &url]);
+    assert_eq!(reply.status, 200, "{reply}");
+    let ports: std::collections::BTreeSet<u64> = s
+        .provider_saw()
+        .lines()
+        .filter(|l| l.contains("/health"))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["client_port"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let seen = s.provider_saw().matches("/health").count();
+    assert_eq!(seen, 3, "{}", s.provider_saw());
+    assert_eq!(ports.len(), 1, "one upstream connection: {ports:?}");
+}
+
+#[test]
 fn a_phantom_is_dead_once_its_tasks_ttl_is_over() {
     let s = setup_manifest(true, &[], ["ttl = \"2s\"", ""], "");
     let phantom = s.phantom();
