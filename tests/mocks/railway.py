@@ -15,6 +15,7 @@ Usage: railway.py --token TOKEN --log FILE [--volume ID]... [--tls-cert PEM --tl
 (prints `port N` on stdout)
 """
 import argparse
+import gzip
 import json
 import re
 import sys
@@ -74,6 +75,7 @@ class Handler(BaseHTTPRequestHandler):
                 "path": self.path,
                 "host": self.headers.get("Host"),
                 "authorization": self.headers.get("Authorization"),
+                "accept_encoding": self.headers.get("Accept-Encoding"),
                 "project_access_token": self.headers.get("Project-Access-Token"),
                 "body": body,
             }) + "\n")
@@ -95,7 +97,24 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"authorization": self.headers.get("Authorization")})
         if self.path.startswith("/volumes"):
             return self.reply(200, {"volumes": sorted(volumes)})
+        if self.path.startswith("/download?bytes="):
+            return self.download(int(self.path.split("=", 1)[1]))
         self.reply(404, {"errors": [{"message": "Not Found"}]})
+
+    def download(self, size):
+        """`size` bytes of filler with the Authorization header echoed every 1,000,003
+        bytes and at the very end: a large download whose echoes fall anywhere in the
+        stream, across whatever chunks the proxy reads."""
+        echo = (self.headers.get("Authorization") or "").encode()
+        body = bytearray(b"." * size)
+        for at in list(range(0, size - len(echo), 1_000_003)) + [size - len(echo)]:
+            body[at:at + len(echo)] = echo
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        for start in range(0, size, 65_521):
+            self.wfile.write(body[start:start + 65_521])
 
     def do_DELETE(self):
         self.record("")
@@ -103,7 +122,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace")
+        raw = self.rfile.read(length)
+        if self.headers.get("Content-Encoding") == "gzip":
+            # As most API servers do: a compressed request body is inflated and run.
+            raw = gzip.decompress(raw)
+        body = raw.decode("utf-8", "replace")
         self.record(body)
         if not self.path.startswith("/graphql/v2"):
             return self.reply(404, {"errors": [{"message": "Not Found"}]})

@@ -16,6 +16,7 @@ mod engine;
 mod files;
 mod flow;
 mod git;
+pub mod git_push;
 pub mod graphql;
 mod http;
 mod infra;

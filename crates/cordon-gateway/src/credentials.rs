@@ -16,6 +16,8 @@ use rand::Rng;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+use crate::scrub::Scrubber;
+
 #[derive(Debug, Error)]
 pub enum CredentialError {
     #[error(
@@ -240,23 +242,14 @@ impl Credentials {
         }
     }
 
-    /// `body` with every occurrence of credential `index`'s real secret replaced by
-    /// its phantom (an API that echoes the token it was sent).
-    pub fn scrub(&self, index: usize, body: &[u8]) -> Option<Vec<u8>> {
+    /// What replaces credential `index`'s real secret by its phantom in a response
+    /// (an API that echoes the token it was sent).
+    pub(crate) fn scrubber(&self, index: usize) -> Option<Scrubber> {
         let held = self.held.get(index)?;
-        let secret = held.secret.as_bytes();
-        if body.windows(secret.len()).all(|w| w != secret) {
-            return None;
-        }
-        let mut out = Vec::with_capacity(body.len());
-        let mut rest = body;
-        while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
-            out.extend_from_slice(&rest[..at]);
-            out.extend_from_slice(held.phantom.as_bytes());
-            rest = &rest[at + secret.len()..];
-        }
-        out.extend_from_slice(rest);
-        Some(out)
+        Some(Scrubber::new(
+            held.secret.as_bytes(),
+            held.phantom.as_bytes(),
+        ))
     }
 }
 

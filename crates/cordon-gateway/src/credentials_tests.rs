@@ -161,10 +161,13 @@ fn echoes_of_the_secret_are_scrubbed() {
     let creds = railway(dir.path(), "");
     let phantom = creds.phantoms().remove(0).1;
     let body = br#"{"token":"rw_real_token_7f3abc","again":"xrw_real_token_7f3abcx"}"#;
-    let scrubbed = String::from_utf8(creds.scrub(0, body).unwrap()).unwrap();
+    let mut scrubber = creds.scrubber(0).unwrap();
+    let mut out = scrubber.chunk(&body[..20]).to_vec();
+    out.extend_from_slice(&scrubber.chunk(&body[20..]));
+    out.extend_from_slice(&scrubber.finish());
+    let scrubbed = String::from_utf8(out).unwrap();
     assert!(!scrubbed.contains("rw_real_token_7f3abc"), "{scrubbed}");
     assert_eq!(scrubbed.matches(&phantom).count(), 2);
-    assert_eq!(creds.scrub(0, b"nothing here"), None);
 }
 
 #[test]

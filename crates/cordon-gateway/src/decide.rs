@@ -5,10 +5,12 @@
 //! queries is refused for that one. Pure code: no I/O, so every rule here is tested
 //! without a socket.
 
+use cordon_classify::git_push::PushError;
 use cordon_classify::{GraphqlError, OperationKind, RootField, graphql_request_fields};
 use cordon_core::manifest::Manifest;
 use cordon_core::{Action, Effect, Gate};
 
+use crate::encoding::{EncodingError, decoded_body};
 use crate::host::Authority;
 
 /// What the gateway saw of one request.
@@ -22,19 +24,58 @@ pub struct RequestFacts<'a> {
     /// The query string, undecoded.
     pub query: Option<&'a str>,
     pub content_type: Option<&'a str>,
+    /// The `Content-Encoding` header, when the body is compressed.
+    pub content_encoding: Option<&'a str>,
     pub body: &'a [u8],
+    /// The most a body may decompress to before it is refused unread.
+    pub body_limit: usize,
 }
 
 /// The actions a request would take, or why it cannot be read.
 #[derive(Debug)]
 pub enum Reading {
     Actions(Vec<Action>),
-    /// A request to a GraphQL endpoint whose document cannot be read: refused, since
-    /// what cannot be read cannot be shown harmless. The action is what is recorded.
+    /// A request to a GraphQL endpoint whose document, or a git push whose ref updates,
+    /// cannot be read: refused, since what cannot be read cannot be shown harmless. The
+    /// action is what is recorded.
     Unreadable {
         action: Box<Action>,
-        error: GraphqlError,
+        error: Unreadable,
     },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    #[error(transparent)]
+    Graphql(GraphqlError),
+    #[error(transparent)]
+    GitPush(PushError),
+    #[error(transparent)]
+    Encoding(EncodingError),
+}
+
+impl Unreadable {
+    /// The policy id a refusal names.
+    pub fn policy(&self) -> &'static str {
+        match self {
+            Unreadable::Graphql(_) => "gateway.unreadable-graphql",
+            Unreadable::GitPush(_) => "gateway.unreadable-git-push",
+            Unreadable::Encoding(_) => "gateway.unreadable-body",
+        }
+    }
+
+    /// What the agent is told.
+    pub fn reason(&self, host: &str) -> String {
+        match self {
+            Unreadable::Graphql(error) => format!(
+                "the GraphQL request to {host} cannot be read ({error}); cordon forwards only what it can judge, so send one well-formed document"
+            ),
+            Unreadable::GitPush(error) => crate::git::unreadable_reason(error, host),
+            Unreadable::Encoding(error) => {
+                format!("the request to {host} cannot be judged: {error}")
+            }
+        }
+    }
 }
 
 /// The effect of a plain HTTP method. DELETE destroys; anything that is not a read
@@ -54,6 +95,46 @@ pub fn read_request(manifest: &Manifest, facts: &RequestFacts<'_>) -> Reading {
             .with_method(facts.method)
             .with_url_path(facts.path)
     };
+    // A compressed body is judged as the destination will read it.
+    match decoded_body(facts.content_encoding, facts.body, facts.body_limit) {
+        Ok(None) => read_decoded(manifest, facts, &base),
+        Ok(Some(decoded)) => {
+            let facts = RequestFacts {
+                body: &decoded,
+                content_encoding: None,
+                ..facts.clone()
+            };
+            read_decoded(manifest, &facts, &base)
+        }
+        Err(error) => unreadable(facts, &base, "http.unreadable", Unreadable::Encoding(error)),
+    }
+}
+
+/// A request that cannot be judged, recorded as `operation` with effect `unknown`.
+fn unreadable(
+    facts: &RequestFacts<'_>,
+    base: &dyn Fn(String, Effect) -> Action,
+    operation: &str,
+    error: Unreadable,
+) -> Reading {
+    let action = base(operation.to_owned(), Effect::Unknown).with_detail(format!(
+        "{} http://{}{}: {error}",
+        facts.method, facts.authority, facts.path
+    ));
+    Reading::Unreadable {
+        action: Box::new(action),
+        error,
+    }
+}
+
+fn read_decoded(
+    manifest: &Manifest,
+    facts: &RequestFacts<'_>,
+    base: &dyn Fn(String, Effect) -> Action,
+) -> Reading {
+    if let Some(reading) = crate::git::read_git(manifest, facts, base) {
+        return reading;
+    }
     // GraphQL over GET (`?query=mutation{…}`): servers that take it run it like a
     // POST, so it is read the same way, never waved through as a plain GET.
     // A `query` parameter is GraphQL on a GraphQL path, or wherever it parses as
@@ -61,7 +142,7 @@ pub fn read_request(manifest: &Manifest, facts: &RequestFacts<'_>) -> Reading {
     if let Some(body) = graphql_in_query(facts)
         && (path_names_graphql(facts.path) || graphql_request_fields(body.as_bytes()).is_ok())
     {
-        return read_graphql(manifest, facts, body.as_bytes(), &base);
+        return read_graphql(manifest, facts, body.as_bytes(), base);
     }
     if !speaks_graphql(facts) {
         let action = base(
@@ -74,7 +155,7 @@ pub fn read_request(manifest: &Manifest, facts: &RequestFacts<'_>) -> Reading {
         ));
         return Reading::Actions(vec![action]);
     }
-    read_graphql(manifest, facts, facts.body, &base)
+    read_graphql(manifest, facts, facts.body, base)
 }
 
 fn read_graphql(
@@ -94,15 +175,12 @@ fn read_graphql(
                 })
                 .collect(),
         ),
-        Err(error) => Reading::Unreadable {
-            action: Box::new(
-                base("graphql.unreadable".to_owned(), Effect::Unknown).with_detail(format!(
-                    "{} http://{}{}: {error}",
-                    facts.method, facts.authority, facts.path
-                )),
-            ),
-            error,
-        },
+        Err(error) => unreadable(
+            facts,
+            base,
+            "graphql.unreadable",
+            Unreadable::Graphql(error),
+        ),
     }
 }
 

@@ -28,7 +28,9 @@ fn read(method: &str, path: &str, content_type: Option<&str>, body: &str) -> Rea
             path,
             query: None,
             content_type,
+            content_encoding: None,
             body: body.as_bytes(),
+            body_limit: 1 << 20,
         },
     )
 }
@@ -154,7 +156,9 @@ fn graphql_over_get_is_read_like_a_post() {
                 "query=mutation%20%7B%20volumeDelete(volumeId%3A%20%24v)%20%7D&variables=%7B%22v%22%3A%22vol_prod_7f3%22%7D",
             ),
             content_type: None,
+            content_encoding: None,
             body: b"",
+            body_limit: 1 << 20,
         },
     );
     let a = actions(reading);
@@ -170,7 +174,9 @@ fn graphql_over_get_is_read_like_a_post() {
                 path,
                 query: Some(query),
                 content_type: None,
+                content_encoding: None,
                 body: b"",
+                body_limit: 1 << 20,
             },
         )
     };
@@ -184,4 +190,207 @@ fn graphql_over_get_is_read_like_a_post() {
         get("/graphql/v2", "query=hello+world"),
         Reading::Unreadable { .. }
     ));
+}
+
+fn pkt_lines(lines: &[String]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for line in lines {
+        body.extend_from_slice(format!("{:04x}", line.len() + 4).as_bytes());
+        body.extend_from_slice(line.as_bytes());
+    }
+    body.extend_from_slice(b"0000PACK");
+    body
+}
+
+fn git_request(
+    manifest: &Manifest,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Reading {
+    let authority = crate::host::parse_authority("git.acme.test", 443).unwrap();
+    read_request(
+        manifest,
+        &RequestFacts {
+            method,
+            authority: &authority,
+            path,
+            query,
+            content_type,
+            content_encoding: None,
+            body,
+            body_limit: 1 << 20,
+        },
+    )
+}
+
+const OLD: &str = "1111111111111111111111111111111111111111";
+const NEW: &str = "2222222222222222222222222222222222222222";
+const NONE: &str = "0000000000000000000000000000000000000000";
+
+#[test]
+fn a_git_push_is_one_action_per_ref_and_protected_or_deleted_refs_destroy() {
+    let body = pkt_lines(&[
+        format!("{OLD} {NEW} refs/heads/feature\0report-status\n"),
+        format!("{NONE} {NEW} refs/heads/new-branch\n"),
+        format!("{OLD} {NEW} refs/heads/main\n"),
+        format!("{OLD} {NEW} refs/heads/release/2.1\n"),
+        format!("{OLD} {NONE} refs/heads/old\n"),
+    ]);
+    let a = actions(git_request(
+        &manifest(),
+        "POST",
+        "/acme/app.git/git-receive-pack",
+        None,
+        Some("application/x-git-receive-pack-request"),
+        &body,
+    ));
+    let seen: Vec<(&str, Effect, &str)> = a
+        .iter()
+        .map(|a| {
+            (
+                a.operation.as_str(),
+                a.effect,
+                a.target.as_ref().unwrap().id.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("git.push", Effect::Write, "feature"),
+            ("git.push", Effect::Write, "new-branch"),
+            ("git.push", Effect::Destroy, "main"),
+            ("git.push", Effect::Destroy, "release/2.1"),
+            ("git.push", Effect::Destroy, "old"),
+        ]
+    );
+    assert!(a[2].detail.contains("force-push"), "{}", a[2].detail);
+    assert!(
+        a[0].detail.contains("git.acme.test/acme/app.git"),
+        "{}",
+        a[0].detail
+    );
+}
+
+#[test]
+fn protected_refs_come_from_the_manifest() {
+    let manifest = Manifest::parse(
+        "[task]\nname = \"t\"\n[git]\nprotected = [\"trunk\", \"refs/tags/*\"]\n",
+        "cordon.toml",
+    )
+    .unwrap();
+    let body = pkt_lines(&[
+        format!("{OLD} {NEW} refs/heads/main\n"),
+        format!("{OLD} {NEW} refs/heads/trunk\n"),
+        format!("{OLD} {NEW} refs/tags/v1\n"),
+    ]);
+    let effects: Vec<Effect> = actions(git_request(
+        &manifest,
+        "POST",
+        "/app.git/git-receive-pack",
+        None,
+        None,
+        &body,
+    ))
+    .iter()
+    .map(|a| a.effect)
+    .collect();
+    assert_eq!(effects, [Effect::Write, Effect::Destroy, Effect::Destroy]);
+}
+
+#[test]
+fn a_push_body_is_read_wherever_it_is_sent_and_refused_when_unreadable() {
+    let body = pkt_lines(&[format!("{OLD} {NONE} refs/heads/main\n")]);
+    // Labelled as a push on some other path: still read as one.
+    let a = actions(git_request(
+        &manifest(),
+        "POST",
+        "/api/upload",
+        None,
+        Some("application/x-git-receive-pack-request"),
+        &body,
+    ));
+    assert_eq!(a[0].effect, Effect::Destroy);
+    for junk in [&b"not a push"[..], b"0032", b""] {
+        match git_request(
+            &manifest(),
+            "POST",
+            "/app.git/git-receive-pack",
+            None,
+            None,
+            junk,
+        ) {
+            Reading::Unreadable { action, error } => {
+                assert_eq!(action.operation, "git.unreadable");
+                assert_eq!(action.effect, Effect::Unknown);
+                assert_eq!(error.policy(), "gateway.unreadable-git-push");
+            }
+            Reading::Actions(a) => panic!("{junk:?} read as {a:?}"),
+        }
+    }
+}
+
+#[test]
+fn fetching_is_a_read_and_push_discovery_is_named_for_push() {
+    let m = manifest();
+    let op = |method, path, query| {
+        let a = actions(git_request(&m, method, path, query, None, b"0000"));
+        (a[0].operation.clone(), a[0].effect)
+    };
+    assert_eq!(
+        op("GET", "/app.git/info/refs", Some("service=git-upload-pack")),
+        ("git.fetch".to_owned(), Effect::Read)
+    );
+    assert_eq!(
+        op("POST", "/app.git/git-upload-pack", None),
+        ("git.fetch".to_owned(), Effect::Read)
+    );
+    assert_eq!(
+        op(
+            "GET",
+            "/app.git/info/refs",
+            Some("service=git-receive-pack")
+        ),
+        ("git.push".to_owned(), Effect::Read)
+    );
+    // The dumb protocol's info/refs is a plain GET.
+    assert_eq!(
+        op("GET", "/app.git/info/refs", None),
+        ("http.GET".to_owned(), Effect::Read)
+    );
+}
+
+#[test]
+fn a_compressed_body_is_judged_as_the_server_will_read_it() {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(br#"{"query":"mutation { volumeDelete(volumeId: \"vol_prod_7f3\") }"}"#)
+        .unwrap();
+    let body = gz.finish().unwrap();
+    let authority = crate::host::parse_authority("backboard.railway.com", 443).unwrap();
+    let facts = |encoding| RequestFacts {
+        method: "POST",
+        authority: &authority,
+        // A path that does not name GraphQL: only the decoded body shows what it is.
+        path: "/api",
+        query: None,
+        content_type: Some("application/json"),
+        content_encoding: Some(encoding),
+        body: &body,
+        body_limit: 1 << 20,
+    };
+    let a = actions(read_request(&manifest(), &facts("gzip")));
+    assert_eq!(a[0].operation, "graphql.mutation.volumeDelete");
+    assert_eq!(a[0].target.as_ref().unwrap().id, "vol_prod_7f3");
+    match read_request(&manifest(), &facts("br")) {
+        Reading::Unreadable { action, error } => {
+            assert_eq!(action.operation, "http.unreadable");
+            assert_eq!(action.effect, Effect::Unknown);
+            assert_eq!(error.policy(), "gateway.unreadable-body");
+        }
+        Reading::Actions(a) => panic!("read as {a:?}"),
+    }
 }

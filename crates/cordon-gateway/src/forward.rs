@@ -15,7 +15,8 @@ use crate::credentials::Carried;
 use crate::decide::{Reading, RequestFacts, read_request};
 use crate::host::{Authority, parse_authority};
 use crate::pool::{Destination, Sender};
-use crate::respond::{Body, full, problem, refusal};
+use crate::respond::{Body, problem, refusal};
+use crate::scrub::Scrubbed;
 
 /// How the request reached the gateway, and so how it goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,16 +116,18 @@ impl Gateway {
             path: parts.uri.path(),
             query: parts.uri.query(),
             content_type,
+            content_encoding: parts
+                .headers
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap_or("(not text)")),
             body: &body,
+            body_limit: self.options().max_body,
         };
         match read_request(&self.authorizer().manifest().manifest, &facts) {
             Reading::Unreadable { action, error } => {
                 let verdict = Verdict::deny(
-                    format!(
-                        "the GraphQL request to {} cannot be read ({error}); cordon forwards only what it can judge, so send one well-formed document",
-                        authority.host
-                    ),
-                    vec!["gateway.unreadable-graphql".to_owned()],
+                    error.reason(&authority.host),
+                    vec![error.policy().to_owned()],
                 );
                 let (action, verdict) = self.record(*action, verdict).await;
                 return refusal(&action, &verdict);
@@ -156,39 +159,32 @@ impl Gateway {
                 );
             }
             credentials.inject(index, &mut parts);
+            // An echo of the secret in a compressed body would pass the scrubber
+            // unseen, so the answer to a credentialed request is asked for plain.
+            parts.headers.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
         }
         let response = match self.send_upstream(authority, scheme, parts, body).await {
             Ok(response) | Err(response) => response,
         };
         match credential {
-            Some(index) => self.scrubbed(index, response).await,
+            Some(index) => self.scrubbed(index, response),
             None => response,
         }
     }
 
     /// A response to a credentialed request, with echoes of the real secret replaced
-    /// by the phantom. Read whole to do it; one too large to read is not passed on.
-    async fn scrubbed(&self, index: usize, response: Response<Body>) -> Response<Body> {
-        let (parts, body) = response.into_parts();
-        match Limited::new(body, self.options().max_body).collect().await {
-            Ok(collected) => {
-                let bytes = collected.to_bytes();
-                let body = match self.credentials().scrub(index, &bytes) {
-                    Some(clean) => Bytes::from(clean),
-                    None => bytes,
-                };
-                let mut parts = parts;
-                parts.headers.remove(header::CONTENT_LENGTH);
-                Response::from_parts(parts, full(body))
-            }
-            Err(e) => problem(
-                StatusCode::BAD_GATEWAY,
-                "response_unreadable",
-                &format!(
-                    "the response to a credentialed request could not be read whole to keep the secret out of it ({e})"
-                ),
-            ),
-        }
+    /// by the phantom as it streams.
+    fn scrubbed(&self, index: usize, response: Response<Body>) -> Response<Body> {
+        let Some(scrubber) = self.credentials().scrubber(index) else {
+            return response;
+        };
+        let (mut parts, body) = response.into_parts();
+        // A phantom need not be as long as its secret.
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Response::from_parts(parts, Scrubbed::new(body, scrubber).boxed())
     }
 
     async fn send_upstream(

@@ -16,12 +16,15 @@
 pub mod ca;
 pub mod credentials;
 pub mod decide;
+mod encoding;
 mod forward;
+mod git;
 pub mod host;
 pub mod intercept;
 mod pool;
 mod proxy;
 mod respond;
+mod scrub;
 pub mod upstream;
 
 pub use intercept::Interception;

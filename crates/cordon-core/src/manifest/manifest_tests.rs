@@ -165,6 +165,11 @@ fn bad_values_in_every_section_are_errors() {
             "without scheme",
         ),
         (
+            format!("{TASK}[git]\nprotected = [\"\"]\n"),
+            4,
+            "a pattern cannot be empty",
+        ),
+        (
             format!("{TASK}[[network.rule]]\nhost = \"a.com\"\nmethods = [\"GE T\"]\n"),
             5,
             "not an HTTP method",
@@ -397,4 +402,24 @@ fn included_cedar_files_are_read_relative_to_the_manifest() {
     .unwrap();
     let loaded = load_file(&dir.path().join("cordon.toml")).unwrap();
     assert_eq!(loaded.extra_policies.len(), 1);
+}
+
+#[test]
+fn git_protected_refs_default_and_replace() {
+    let default = Manifest::parse(TASK, "cordon.toml").unwrap();
+    assert!(default.git.is_protected("refs/heads/main", "main"));
+    assert!(
+        default
+            .git
+            .is_protected("refs/heads/release/2.1", "release/2.1")
+    );
+    assert!(!default.git.is_protected("refs/heads/feature", "feature"));
+    let own = Manifest::parse(
+        &format!("{TASK}[git]\nprotected = [\"trunk\", \"refs/tags/*\"]\n"),
+        "cordon.toml",
+    )
+    .unwrap();
+    assert!(!own.git.is_protected("refs/heads/main", "main"));
+    assert!(own.git.is_protected("refs/heads/trunk", "trunk"));
+    assert!(own.git.is_protected("refs/tags/v1", "refs/tags/v1"));
 }

@@ -40,6 +40,8 @@ pub struct Manifest {
     #[serde(default)]
     pub tools: ToolsSection,
     #[serde(default)]
+    pub git: GitSection,
+    #[serde(default)]
     pub approval: ApprovalSection,
     #[serde(default)]
     pub audit: AuditSection,
@@ -276,6 +278,44 @@ impl WebhookFormat {
             WebhookFormat::Json => "json",
             WebhookFormat::Slack => "slack",
         }
+    }
+}
+
+/// Branches protected when `[git] protected` is not set.
+pub const DEFAULT_PROTECTED_REFS: &[&str] = &["main", "master", "release/*", "production"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitSection {
+    /// Refs whose every update through the gateway needs a human: a push request
+    /// cannot show a fast-forward from a force-push, so an update of one of these is
+    /// read as the worse. Replaces [`DEFAULT_PROTECTED_REFS`] when set.
+    #[serde(default = "default_protected_refs")]
+    pub protected: Vec<Glob>,
+}
+
+impl Default for GitSection {
+    fn default() -> Self {
+        GitSection {
+            protected: default_protected_refs(),
+        }
+    }
+}
+
+fn default_protected_refs() -> Vec<Glob> {
+    DEFAULT_PROTECTED_REFS
+        .iter()
+        .map(|r| Glob((*r).to_owned()))
+        .collect()
+}
+
+impl GitSection {
+    /// Whether a ref is protected, matched by its full name (`refs/heads/main`) or
+    /// its short one (`main`).
+    pub fn is_protected(&self, full_name: &str, short_name: &str) -> bool {
+        self.protected
+            .iter()
+            .any(|p| p.matches(full_name) || p.matches(short_name))
     }
 }
 

@@ -17,6 +17,16 @@ pub(super) struct Peer {
     notices: Vec<String>,
 }
 
+impl Peer {
+    pub(super) fn new(child: Child, port: u16) -> Peer {
+        Peer {
+            child,
+            port,
+            notices: Vec::new(),
+        }
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -114,6 +124,11 @@ pub(super) fn railway_serving(dir: &Path, log: &Path, tls: bool) -> (PathBuf, Pe
 }
 
 fn upstream_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    upstream_tls_for(dir, "backboard.railway.com")
+}
+
+/// A fresh CA's PEM, and a certificate and key it issued for `name`, under `dir`.
+pub(super) fn upstream_tls_for(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -123,7 +138,7 @@ fn upstream_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["backboard.railway.com".to_owned()]).unwrap();
+    let params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
     let paths = (
         dir.join("upstream-ca.pem"),
@@ -562,6 +577,92 @@ fn requests_in_a_tunnel_share_one_upstream_connection() {
     let seen = s.provider_saw().matches("/health").count();
     assert_eq!(seen, 3, "{}", s.provider_saw());
     assert_eq!(ports.len(), 1, "one upstream connection: {ports:?}");
+}
+
+#[test]
+fn a_large_credentialed_download_streams_through_with_every_echo_scrubbed() {
+    let s = setup_with(true, &[]);
+    let phantom = s.phantom();
+    let ca = s.home.join("ca/ca.pem");
+    // 12 MB: more than the gateway would read whole (--max-body, 8 MiB).
+    let size = 12_000_000;
+    let reply = s.curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-H",
+        &format!("Authorization: Bearer {phantom}"),
+        "-H",
+        "Accept-Encoding: gzip",
+        &format!(
+            "https://backboard.railway.com:{}/download?bytes={size}",
+            s.railway.port
+        ),
+    ]);
+    assert_eq!(
+        reply.status, 200,
+        "HTTP {} exit {}",
+        reply.status, reply.curl_exit
+    );
+    assert!(
+        !reply.body.contains(TOKEN),
+        "the real token reached the agent"
+    );
+    // An echo every 1,000,003 bytes from 0, and one at the very end; a phantom is
+    // at least 16 characters after its prefix, so this one is longer than the token.
+    assert_eq!(reply.body.matches(&phantom).count(), 13);
+    assert_eq!(reply.body.len(), size + 13 * (phantom.len() - TOKEN.len()));
+    // Asked for plain, so no echo can hide in a compressed body.
+    let saw = s.provider_saw();
+    let request: serde_json::Value =
+        serde_json::from_str(saw.lines().find(|l| l.contains("/download")).unwrap()).unwrap();
+    assert_eq!(request["accept_encoding"], "identity");
+}
+
+#[test]
+fn a_gzip_compressed_body_is_judged_decompressed() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let send = |body: &str, encoding: &str| {
+        let file = dir.path().join("body");
+        std::fs::write(&file, body).unwrap();
+        if encoding == "gzip" {
+            let status = Command::new("gzip").arg("-f").arg(&file).status().unwrap();
+            assert!(status.success());
+            std::fs::rename(dir.path().join("body.gz"), &file).unwrap();
+        }
+        s.curl(&[
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            &format!("Content-Encoding: {encoding}"),
+            "-H",
+            &format!("Authorization: Bearer {}", s.phantom()),
+            "--data-binary",
+            &format!("@{}", file.display()),
+            &format!("http://backboard.railway.com:{}/graphql/v2", s.railway.port),
+        ])
+    };
+    let ok = send(r#"{"query":"query { me { id email } }"}"#, "gzip");
+    assert_eq!(ok.status, 200, "{ok}");
+    assert!(ok.body.contains("dev@example.com"), "{ok}");
+
+    let refused = send(
+        r#"{"query":"mutation { volumeDelete(volumeId: \"vol_prod_7f3\") }"}"#,
+        "gzip",
+    );
+    assert_eq!(refused.status, 403, "{refused}");
+    assert_eq!(
+        json(&refused)["action"]["operation"],
+        "graphql.mutation.volumeDelete"
+    );
+    let unread = send(r#"{"query":"query { me { id } }"}"#, "br");
+    assert_eq!(unread.status, 403, "{unread}");
+    assert!(
+        json(&unread)["reasons"].to_string().contains("`br`"),
+        "{unread}"
+    );
+    assert!(!s.provider_saw().contains("volumeDelete"));
+    assert_eq!(s.provider_saw().lines().count(), 1, "{}", s.provider_saw());
 }
 
 #[test]

@@ -1,0 +1,212 @@
+//! What a git push asks a server to do, read from the request git sends to
+//! `…/git-receive-pack` over smart HTTP.
+//!
+//! The body is pkt-lines: one command per ref (`<old-id> <new-id> <ref>`, capabilities
+//! after a NUL on the first), a flush, then push options and the pack. The commands are
+//! everything a push changes about refs, so they are all a gate needs; the pack only
+//! carries objects. This reads them the way git's own receive-pack does: up to the
+//! first flush, the command before any NUL, `shallow` lines skipped, and the commands
+//! inside a signed push certificate (`push-cert` … `push-cert-end`) counted like any
+//! other. Whatever does not have that shape is an error, never skipped: a gate treats
+//! an unreadable push as the most dangerous one.
+
+use gix_packetline::PacketLineRef;
+use gix_packetline::decode::{Stream, streaming};
+use thiserror::Error;
+
+/// More ref updates than any real push carries (`git push --mirror` of a large
+/// repository is thousands); each becomes one audited decision.
+pub const MAX_REF_UPDATES: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PushError {
+    #[error("the body is not pkt-line framed ({0})")]
+    Framing(String),
+    #[error("the request ends before the flush that closes its ref updates")]
+    Truncated,
+    #[error("pkt-line {line} is not a ref update (`<old-id> <new-id> <ref>`): {reason}")]
+    NotACommand { line: usize, reason: String },
+    #[error("the push certificate has no `push-cert-end`")]
+    UnterminatedCertificate,
+    #[error("the push holds more than {MAX_REF_UPDATES} ref updates")]
+    TooMany,
+}
+
+/// One ref the push would change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// The id the client believes the ref has now, lower-case hex; all zeros: none.
+    pub old: String,
+    /// The id the ref would get, lower-case hex; all zeros: deleted.
+    pub new: String,
+    /// The full ref name, e.g. `refs/heads/main`.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefChange {
+    Create,
+    /// Moves an existing ref: a fast-forward or a force-push. The request alone cannot
+    /// tell which (the server's history decides), so a gate must assume the worse.
+    Update,
+    Delete,
+}
+
+impl RefUpdate {
+    pub fn change(&self) -> RefChange {
+        if is_zero(&self.new) {
+            RefChange::Delete
+        } else if is_zero(&self.old) {
+            RefChange::Create
+        } else {
+            RefChange::Update
+        }
+    }
+
+    /// A branch by its name (`main`), any other ref by its full name
+    /// (`refs/tags/v1.0`), as the shell classifier names push targets.
+    pub fn short_name(&self) -> &str {
+        self.name
+            .strip_prefix("refs/heads/")
+            .filter(|branch| !branch.is_empty())
+            .unwrap_or(&self.name)
+    }
+}
+
+fn is_zero(id: &str) -> bool {
+    id.bytes().all(|b| b == b'0')
+}
+
+/// Where in a push certificate the reader is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Certificate {
+    Outside,
+    /// `certificate version`, `pusher`, `pushee`, `nonce`, push options: up to the
+    /// first empty line.
+    Header,
+    Commands,
+    /// The signature after the commands, up to `push-cert-end`.
+    Signature,
+}
+
+/// The ref updates of a receive-pack request body.
+pub fn receive_pack_updates(body: &[u8]) -> Result<Vec<RefUpdate>, PushError> {
+    let mut updates = Vec::new();
+    let mut rest = body;
+    let mut certificate = Certificate::Outside;
+    let mut line_number = 0usize;
+    loop {
+        let (line, consumed) = match streaming(rest) {
+            Ok(Stream::Complete {
+                line,
+                bytes_consumed,
+            }) => (line, bytes_consumed),
+            Ok(Stream::Incomplete { .. }) => return Err(PushError::Truncated),
+            Err(e) => return Err(PushError::Framing(e.to_string())),
+        };
+        rest = rest.get(consumed..).unwrap_or_default();
+        line_number += 1;
+        let data = match line {
+            PacketLineRef::Flush if certificate == Certificate::Outside => return Ok(updates),
+            PacketLineRef::Flush => return Err(PushError::UnterminatedCertificate),
+            PacketLineRef::Delimiter | PacketLineRef::ResponseEnd => {
+                return Err(PushError::NotACommand {
+                    line: line_number,
+                    reason: "a delimiter packet, which a push does not send".to_owned(),
+                });
+            }
+            PacketLineRef::Data(data) => data,
+        };
+        // receive-pack reads a command up to its first NUL (capabilities follow it on
+        // the first line), so that is what counts here too.
+        let text = data.split(|b| *b == 0).next().unwrap_or_default();
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
+        let Ok(text) = std::str::from_utf8(text) else {
+            return Err(PushError::NotACommand {
+                line: line_number,
+                reason: "not UTF-8".to_owned(),
+            });
+        };
+        match certificate {
+            Certificate::Outside => {
+                if text == "push-cert" {
+                    certificate = Certificate::Header;
+                } else if let Some(id) = text.strip_prefix("shallow ") {
+                    if object_id(id).is_none() {
+                        return Err(PushError::NotACommand {
+                            line: line_number,
+                            reason: format!("`shallow` names no object id: `{}`", shown(text)),
+                        });
+                    }
+                } else {
+                    push_update(&mut updates, text, line_number)?;
+                }
+            }
+            Certificate::Header if text.is_empty() => certificate = Certificate::Commands,
+            Certificate::Header => {}
+            Certificate::Commands if text == "push-cert-end" => {
+                certificate = Certificate::Outside;
+            }
+            Certificate::Commands if text.starts_with("-----BEGIN ") => {
+                certificate = Certificate::Signature;
+            }
+            Certificate::Commands => push_update(&mut updates, text, line_number)?,
+            Certificate::Signature if text == "push-cert-end" => {
+                certificate = Certificate::Outside;
+            }
+            Certificate::Signature => {}
+        }
+    }
+}
+
+fn push_update(updates: &mut Vec<RefUpdate>, text: &str, line: usize) -> Result<(), PushError> {
+    let update = command(text).map_err(|reason| PushError::NotACommand { line, reason })?;
+    if updates.len() >= MAX_REF_UPDATES {
+        return Err(PushError::TooMany);
+    }
+    updates.push(update);
+    Ok(())
+}
+
+fn command(text: &str) -> Result<RefUpdate, String> {
+    let mut parts = text.splitn(3, ' ');
+    let (Some(old), Some(new), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("`{}`", shown(text)));
+    };
+    let (Some(old), Some(new)) = (object_id(old), object_id(new)) else {
+        return Err(format!(
+            "`{}` does not start with two object ids",
+            shown(text)
+        ));
+    };
+    if old.len() != new.len() {
+        return Err(format!("`{}` mixes object id lengths", shown(text)));
+    }
+    if name.is_empty() || name.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(format!("`{}` names no valid ref", shown(text)));
+    }
+    Ok(RefUpdate {
+        old,
+        new,
+        name: name.to_owned(),
+    })
+}
+
+/// A SHA-1 or SHA-256 object id in hex, lower-cased.
+fn object_id(text: &str) -> Option<String> {
+    ((text.len() == 40 || text.len() == 64) && text.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| text.to_ascii_lowercase())
+}
+
+/// A line as it goes into an error message: bounded, control characters escaped.
+fn shown(text: &str) -> String {
+    let mut shown: String = text.chars().take(160).collect();
+    if shown.len() < text.len() {
+        shown.push('…');
+    }
+    shown.escape_debug().to_string()
+}
+
+#[cfg(test)]
+#[path = "git_push_tests.rs"]
+mod tests;
