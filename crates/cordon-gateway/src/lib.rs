@@ -25,6 +25,7 @@ mod pool;
 mod proxy;
 mod respond;
 mod scrub;
+mod transparent;
 pub mod upstream;
 
 pub use intercept::Interception;

@@ -144,7 +144,7 @@ impl Gateway {
         self.options.interception.as_deref()
     }
 
-    async fn connection_permit(&self) -> io::Result<tokio::sync::OwnedSemaphorePermit> {
+    pub(crate) async fn connection_permit(&self) -> io::Result<tokio::sync::OwnedSemaphorePermit> {
         self.connections
             .clone()
             .acquire_owned()
@@ -154,7 +154,7 @@ impl Gateway {
 
     /// The HTTP server side, with the limits that apply to every client connection
     /// (and to the requests inside intercepted tunnels).
-    fn server_builder(&self) -> auto::Builder<TokioExecutor> {
+    pub(crate) fn server_builder(&self) -> auto::Builder<TokioExecutor> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
@@ -217,11 +217,7 @@ impl Gateway {
             Ok(authority) => authority,
             Err(e) => return problem(StatusCode::BAD_REQUEST, "bad_target", &e.to_string()),
         };
-        let action = Action::new(Gate::Http, "http.CONNECT", Effect::Read)
-            .with_host(authority.host.clone())
-            .with_method("CONNECT")
-            .with_detail(format!("CONNECT {authority}"));
-        let (action, verdict) = self.authorize(action).await;
+        let (action, verdict) = self.authorize(connect_action(&authority)).await;
         if !verdict.is_allow() {
             return refusal(&action, &verdict);
         }
@@ -301,8 +297,12 @@ impl Gateway {
     }
 
     /// The requests inside an intercepted tunnel, each judged on its own.
-    async fn serve_intercepted<IO>(self: Arc<Self>, io: IO, authority: Authority, scheme: Scheme)
-    where
+    pub(crate) async fn serve_intercepted<IO>(
+        self: Arc<Self>,
+        io: IO,
+        authority: Authority,
+        scheme: Scheme,
+    ) where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let builder = self.server_builder();
@@ -378,7 +378,15 @@ impl Gateway {
     }
 }
 
-async fn accept_failed(error: io::Error) -> io::Result<()> {
+/// What a tunnel to `authority` is, to policy: a CONNECT, however the client asked.
+pub(crate) fn connect_action(authority: &Authority) -> Action {
+    Action::new(Gate::Http, "http.CONNECT", Effect::Read)
+        .with_host(authority.host.clone())
+        .with_method("CONNECT")
+        .with_detail(format!("CONNECT {authority}"))
+}
+
+pub(crate) async fn accept_failed(error: io::Error) -> io::Result<()> {
     // Out of file descriptors and similar: back off instead of spinning; anything
     // else about the listener itself ends serving.
     const ENFILE: i32 = 23;

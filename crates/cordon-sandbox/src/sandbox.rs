@@ -30,6 +30,7 @@ pub struct Sandbox {
     /// Host files bound read-only over paths inside: (host, inside).
     pub(crate) files_at: Vec<(PathBuf, PathBuf)>,
     pub(crate) gateway_port: Option<u16>,
+    pub(crate) transparent_ports: Vec<u16>,
     pub(crate) terminal: bool,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) hostname: String,
@@ -55,6 +56,7 @@ impl Sandbox {
             hide: Vec::new(),
             files_at: Vec::new(),
             gateway_port: None,
+            transparent_ports: Vec::new(),
             terminal: false,
             env: Vec::new(),
             hostname: "cordon".to_owned(),
@@ -114,6 +116,16 @@ impl Sandbox {
     #[must_use]
     pub fn gateway_port(mut self, port: u16) -> Self {
         self.gateway_port = Some(port);
+        self
+    }
+
+    /// One more listener on `127.0.0.1:port` inside, handed out like the gateway's
+    /// ([`SandboxChild::take_transparent_listeners`]): for clients that ignore proxy
+    /// variables and connect straight to a name that resolves to loopback inside.
+    /// Only with [`gateway_port`](Self::gateway_port).
+    #[must_use]
+    pub fn transparent_port(mut self, port: u16) -> Self {
+        self.transparent_ports.push(port);
         self
     }
 
@@ -270,6 +282,7 @@ pub struct SandboxChild {
     )]
     pub(crate) pid: i32,
     pub(crate) gateway_listener: Option<std::net::TcpListener>,
+    pub(crate) transparent_listeners: Vec<(u16, std::net::TcpListener)>,
     pub(crate) terminal: Option<OwnedFd>,
 }
 
@@ -284,6 +297,12 @@ impl SandboxChild {
     /// the sandbox's connections on it (set it non-blocking for an async runtime).
     pub fn take_gateway_listener(&mut self) -> Option<std::net::TcpListener> {
         self.gateway_listener.take()
+    }
+
+    /// The listeners asked for with [`Sandbox::transparent_port`], with their ports,
+    /// once.
+    pub fn take_transparent_listeners(&mut self) -> Vec<(u16, std::net::TcpListener)> {
+        std::mem::take(&mut self.transparent_listeners)
     }
 
     /// The supervisor's end (the master) of the terminal asked for with

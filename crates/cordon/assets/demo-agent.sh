@@ -42,7 +42,9 @@ graphql "$found" '{"query":"mutation { volumeDelete(volumeId: \"vol_prod_7f3\") 
 ended $?
 
 step around
-curl -sS --max-time 5 --noproxy '*' "$api" 2>&1
+curl -sS --max-time 5 --noproxy '*' -w '\nHTTP %{http_code}\n' \
+  -H "Authorization: Bearer $RAILWAY_TOKEN" -H 'Content-Type: application/json' \
+  --data-binary '{"query":"mutation { volumeDelete(volumeId: \"vol_prod_7f3\") }"}' "$api" 2>&1
 echo "curl exit $?"
 curl -sS --max-time 5 --noproxy '*' "https://127.0.0.1:$PROVIDER_PORT/graphql/v2" 2>&1
 echo "curl exit $?"

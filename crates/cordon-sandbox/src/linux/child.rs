@@ -273,6 +273,9 @@ fn init_setup(ctx: &Ctx<'_>) -> Result<Option<OwnedFd>, Failure> {
     net::loopback_up().map_err(fail(SetupStage::Loopback, NO_INDEX))?;
     if let (Some(port), Some(to)) = (plan.gateway_port, ctx.handoff) {
         net::hand_out_listener(port, to).map_err(fail(SetupStage::GatewayListener, NO_INDEX))?;
+        for (index, port) in (0u32..).zip(&plan.transparent_ports) {
+            net::hand_out_listener(*port, to).map_err(fail(SetupStage::GatewayListener, index))?;
+        }
     }
     // Opened before Landlock and seccomp, from the sandbox's own devpts: the name the
     // command sees (`/dev/pts/0`) exists inside, and the host's devpts is never used.

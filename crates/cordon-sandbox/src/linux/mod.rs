@@ -233,6 +233,16 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
         "the gateway's listener",
     )?
     .map(std::net::TcpListener::from);
+    let mut transparent_listeners = Vec::new();
+    for port in &plan.transparent_ports {
+        if let Some(fd) = receive(
+            true,
+            SetupStage::GatewayListener,
+            "a listener for clients that ignore proxy variables",
+        )? {
+            transparent_listeners.push((*port, std::net::TcpListener::from(fd)));
+        }
+    }
     let terminal = receive(
         plan.terminal.is_some(),
         SetupStage::Terminal,
@@ -241,6 +251,7 @@ pub(crate) fn spawn(sandbox: &Sandbox) -> Result<SandboxChild, SandboxError> {
     Ok(SandboxChild {
         pid,
         gateway_listener,
+        transparent_listeners,
         terminal,
     })
 }
@@ -343,9 +354,17 @@ fn explain(plan: &plan::Plan, record: Record) -> SandboxError {
             1 => "hand the terminal's master to the supervisor".to_owned(),
             _ => "make the terminal the command's controlling terminal".to_owned(),
         },
-        SetupStage::GatewayListener => match plan.gateway_port {
-            Some(port) => format!("listen on 127.0.0.1:{port} inside for the gateway"),
-            None => "listen inside for the gateway".to_owned(),
+        SetupStage::GatewayListener => match (
+            plan.gateway_port,
+            usize::try_from(record.index)
+                .ok()
+                .and_then(|i| plan.transparent_ports.get(i)),
+        ) {
+            (_, Some(port)) => {
+                format!("listen on 127.0.0.1:{port} inside for clients that ignore proxy variables")
+            }
+            (Some(port), None) => format!("listen on 127.0.0.1:{port} inside for the gateway"),
+            (None, None) => "listen inside for the gateway".to_owned(),
         },
         other => other.to_string(),
     };

@@ -58,6 +58,8 @@ pub(crate) struct Plan {
     pub(crate) command: String,
     /// Where inside the gateway's listener is bound, if the sandbox has a way out.
     pub(crate) gateway_port: Option<u16>,
+    /// More listeners inside, for clients that ignore proxy variables.
+    pub(crate) transparent_ports: Vec<u16>,
     /// The command's own terminal, when it gets one.
     pub(crate) terminal: Option<TerminalPlan>,
 }
@@ -394,6 +396,11 @@ pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
         envp,
         command: argv0.to_string_lossy().into_owned(),
         gateway_port: sandbox.gateway_port,
+        transparent_ports: if sandbox.gateway_port.is_some() {
+            sandbox.transparent_ports.clone()
+        } else {
+            Vec::new()
+        },
         terminal: sandbox.terminal.then(TerminalPlan::from_stdin),
     })
 }

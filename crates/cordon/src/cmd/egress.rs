@@ -17,6 +17,14 @@ use std::sync::Arc;
 /// conventionally used, which some tools try first.
 pub const GATEWAY_PORT: u16 = 3128;
 
+/// Ports inside that also lead to the gateway, for clients that ignore proxy
+/// variables (Node's `fetch` before Node 24, most Go programs): the allowed names
+/// resolve to 127.0.0.1 inside, and whoever connects to 443 or 80 there reaches the
+/// gateway, which takes the destination from SNI or `Host`.
+pub const TRANSPARENT_PORTS: &[u16] = &[443, 80];
+
+const HOSTS_FILE: &str = "/etc/hosts";
+
 /// The system CA bundles tools read by default, by distribution. The merged bundle is
 /// shown over each one the host has, so a client that ignores every variable below
 /// still trusts the gateway.
@@ -67,8 +75,9 @@ pub struct Egress {
     pub gateway: Arc<Gateway>,
     /// Set in the command's environment, after the host's were scrubbed.
     pub env: Vec<(String, String)>,
-    /// Host file shown at an inside path: the merged bundle over each system bundle.
-    pub bundle_at: Vec<(PathBuf, PathBuf)>,
+    /// Host files shown at inside paths: the merged bundle over each system bundle,
+    /// and a hosts file that points the allowed names at the gateway.
+    pub files_at: Vec<(PathBuf, PathBuf)>,
     /// Variables the command must not inherit from the host: they would point it past
     /// the gateway or at another bundle, or they hold a credential's real secret
     /// (whatever its name looks like, and even when `--keep-env` names it).
@@ -126,7 +135,7 @@ pub fn prepare(
     }));
     env.extend(credentials.phantoms());
 
-    let bundle_at = if system_bundles.is_empty() {
+    let mut files_at = if system_bundles.is_empty() {
         vec![(bundle.clone(), PathBuf::from(FALLBACK_BUNDLE))]
     } else {
         system_bundles
@@ -134,6 +143,11 @@ pub fn prepare(
             .map(|inside| (bundle.clone(), inside))
             .collect()
     };
+    if let Ok(inside) = std::fs::canonicalize(HOSTS_FILE)
+        && inside.is_file()
+    {
+        files_at.push((hosts_file(authorizer.manifest(), task_dir)?, inside));
+    }
     let gateway = Gateway::new(
         authorizer,
         GatewayOptions {
@@ -160,7 +174,7 @@ pub fn prepare(
     Ok(Egress {
         gateway,
         env,
-        bundle_at,
+        files_at,
         replaced,
     })
 }
@@ -201,12 +215,44 @@ fn merged_bundle(ca_pem: &str, task_dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The sandbox's `/etc/hosts`: loopback's names, and every name the manifest allows
+/// by name (not the `*.` patterns, which a hosts file cannot hold) at 127.0.0.1, where
+/// the gateway listens. Nothing else resolves inside: there is no DNS to ask.
+fn hosts_file(loaded: &LoadedManifest, task_dir: &Path) -> Result<PathBuf> {
+    let manifest = &loaded.manifest;
+    let mut names: Vec<&str> = manifest
+        .network
+        .allow
+        .iter()
+        .chain(manifest.credentials.iter().flat_map(|c| c.hosts.iter()))
+        .map(|pattern| pattern.0.as_str())
+        .chain(manifest.network.resolve.keys().map(String::as_str))
+        .filter(|name| !name.contains('*') && name.parse::<std::net::IpAddr>().is_err())
+        .filter(|name| *name != "localhost")
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut text = String::from(
+        "# cordon run: allowed names lead to the gateway on 127.0.0.1 (ports 443 and 80)\n\
+         127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    );
+    for name in names {
+        text.push_str(&format!("127.0.0.1\t{name}\n"));
+    }
+    let path = task_dir.join("hosts");
+    std::fs::write(&path, text)
+        .with_context(|| format!("cannot write the task's hosts file {}", path.display()))?;
+    Ok(path)
+}
+
 /// Serves the sandbox's connections on a runtime of its own until that is dropped.
 /// Called once the sandbox runs: the sandbox's processes are forks of this one, and
 /// the fewer threads exist when it forks, the fewer locks a child could inherit held.
+/// `transparent`: the listeners on [`TRANSPARENT_PORTS`], with their ports.
 pub fn serve(
     gateway: Arc<Gateway>,
     listener: std::net::TcpListener,
+    transparent: Vec<(u16, std::net::TcpListener)>,
 ) -> std::io::Result<tokio::runtime::Runtime> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -215,11 +261,22 @@ pub fn serve(
     listener.set_nonblocking(true)?;
     let entered = runtime.enter();
     let listener = tokio::net::TcpListener::from_std(listener)?;
+    let proxy = gateway.clone();
     runtime.spawn(async move {
-        if let Err(e) = gateway.serve_tcp(listener).await {
+        if let Err(e) = proxy.serve_tcp(listener).await {
             tracing::error!(error = %e, "the sandbox's gateway stopped; the command has no way out");
         }
     });
+    for (port, listener) in transparent {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let gateway = gateway.clone();
+        runtime.spawn(async move {
+            if let Err(e) = gateway.serve_transparent_tcp(listener, port).await {
+                tracing::error!(error = %e, port, "the sandbox's listener for clients that ignore proxy variables stopped");
+            }
+        });
+    }
     drop(entered);
     Ok(runtime)
 }

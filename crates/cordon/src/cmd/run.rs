@@ -140,7 +140,10 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         .envs(scrub_env(vars, &keep))
         .envs(egress.env.iter().cloned())
         .gateway_port(egress::GATEWAY_PORT);
-    for (host, inside) in &egress.bundle_at {
+    for port in egress::TRANSPARENT_PORTS {
+        sandbox = sandbox.transparent_port(*port);
+    }
+    for (host, inside) in &egress.files_at {
         sandbox = sandbox.read_only_at(host, inside);
     }
     let own_terminal = !args.no_tty && stdin().is_terminal() && stdout().is_terminal();
@@ -167,7 +170,11 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         let listener = child.take_gateway_listener().ok_or_else(|| {
             cordon_sandbox::SandboxError::Config("the sandbox gave no gateway listener".to_owned())
         })?;
-        runtime = Some(egress::serve(gateway, listener)?);
+        runtime = Some(egress::serve(
+            gateway,
+            listener,
+            child.take_transparent_listeners(),
+        )?);
         if let Some(master) = child.take_terminal() {
             let terminal = TerminalRelay::start(master)?;
             if !args.no_prompt {

@@ -15,6 +15,7 @@ mod mcp_servers;
 #[path = "../../../cordon-core/tests/support/pg_server.rs"]
 mod pg_server;
 mod policy_cli;
+mod sandbox_clients;
 mod sandbox_network;
 mod sandbox_run;
 mod sandbox_terminal;

@@ -130,7 +130,7 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "around",
-            narration: "It tries to reach the API around the gateway: directly by name, at the provider's address, raw TCP out.",
+            narration: "It tries to reach the API around the gateway: by name with the proxy switched off, at the provider's address, raw TCP out.",
             judge: |seen, _| {
                 let exits: Vec<&str> = seen
                     .output
@@ -140,9 +140,17 @@ fn steps() -> Vec<Step> {
                             .or_else(|| l.strip_prefix("tcp exit "))
                     })
                     .collect();
-                if exits.len() == 3 && exits.iter().all(|code| *code != "0") {
+                // Told to ignore the proxy, curl still lands at the gateway: the
+                // provider's name resolves to it inside. It must refuse the call there.
+                let refused_by_name =
+                    seen.output.contains("\"kind\":\"denied\"") && seen.output.contains("HTTP 403");
+                if let [by_name, by_address, raw] = exits.as_slice()
+                    && (*by_name != "0" || refused_by_name)
+                    && *by_address != "0"
+                    && *raw != "0"
+                {
                     Outcome::AsIntended(
-                        "sandbox: its network namespace has loopback only; no name resolves, nothing outside answers, the gateway is the one way out".into(),
+                        "sandbox: its network namespace has loopback only; nothing outside answers, and the provider's name leads to the gateway even for a client told to ignore the proxy, which refused the call there".into(),
                     )
                 } else {
                     Outcome::Breach(format!(

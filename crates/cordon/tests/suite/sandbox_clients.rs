@@ -1,0 +1,240 @@
+//! Real HTTP clients inside `cordon run`, each the way its users run it: Python's
+//! requests and httpx (proxy variables), Node's built-in `fetch` (which ignores them
+//! before Node 24) and curl told to ignore them. The providers listen outside on
+//! loopback, on the real URLs' ports as far as the clients know (`[network.resolve]`
+//! moves the port): the Railway mock over TLS for `backboard.railway.com`, and over
+//! plain HTTP for `plain.test`.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use super::common::Run;
+use super::gateway::{Peer, TOKEN, railway_serving};
+
+struct Clients {
+    _dir: tempfile::TempDir,
+    cordon_home: PathBuf,
+    ws: PathBuf,
+    manifest: PathBuf,
+    tls_log: PathBuf,
+    plain_log: PathBuf,
+    upstream_ca: PathBuf,
+    _tls: Peer,
+    _plain: Peer,
+}
+
+impl Clients {
+    fn new() -> Clients {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let ws = base.join("ws");
+        fs::create_dir_all(&ws).unwrap();
+        let tls_log = base.join("tls.jsonl");
+        let plain_log = base.join("plain.jsonl");
+        fs::write(&tls_log, "").unwrap();
+        fs::write(&plain_log, "").unwrap();
+        let (upstream_ca, tls) = railway_serving(&base, &tls_log, true);
+        let plain_dir = base.join("plain");
+        fs::create_dir_all(&plain_dir).unwrap();
+        let (_, plain) = railway_serving(&plain_dir, &plain_log, false);
+        let manifest = base.join("cordon.toml");
+        fs::write(
+            &manifest,
+            format!(
+                r#"
+[task]
+name = "clients"
+environment = "staging"
+
+[filesystem]
+workspace = "ws"
+
+[network]
+allow = ["backboard.railway.com", "plain.test"]
+
+[network.resolve]
+"backboard.railway.com" = "127.0.0.1:{}"
+"plain.test" = "127.0.0.1:{}"
+
+[[resource]]
+kind = "railway.volume"
+id = "vol_prod_7f3"
+environment = "production"
+
+[[credential]]
+name = "railway"
+source = "env:RAILWAY_TOKEN"
+hosts = ["backboard.railway.com"]
+allow = ["graphql.query.*", "http.GET"]
+"#,
+                tls.port, plain.port
+            ),
+        )
+        .unwrap();
+        Clients {
+            _dir: dir,
+            cordon_home: base.join("cordon-home"),
+            ws,
+            manifest,
+            tls_log,
+            plain_log,
+            upstream_ca,
+            _tls: tls,
+            _plain: plain,
+        }
+    }
+
+    fn run(&self, script: &str) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .arg("--policy")
+            .arg(&self.manifest)
+            .arg("run")
+            .arg("--upstream-ca")
+            .arg(&self.upstream_ca)
+            .args(["--", "bash", "-c", script])
+            .current_dir(&self.ws)
+            .env("CORDON_HOME", &self.cordon_home)
+            .env("RAILWAY_TOKEN", TOKEN)
+            .env_remove("CORDON_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// The text after `name=` on its line of the command's output.
+fn field<'a>(run: &'a Run, name: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name}= in {}\n{}", run.stdout, run.stderr))
+}
+
+const QUERY: &str = r#"{"query":"query { me { email } }"}"#;
+const DELETE: &str = r#"{"query":"mutation { volumeDelete(volumeId: \"vol_prod_7f3\") }"}"#;
+
+#[test]
+fn python_node_and_curl_reach_the_provider_only_through_the_gateway() {
+    let c = Clients::new();
+    let url = "https://backboard.railway.com/graphql/v2";
+    let run = c.run(&format!(
+        r#"
+        cat > /tmp/q.json <<'EOF'
+{QUERY}
+EOF
+        cat > /tmp/d.json <<'EOF'
+{DELETE}
+EOF
+        # Debian's interpreter, with Debian's requests and httpx.
+        /usr/bin/python3 - {url} <<'PY'
+import json, os, sys
+import httpx, requests
+url = sys.argv[1]
+auth = {{"Authorization": "Bearer " + os.environ["RAILWAY_TOKEN"]}}
+query = json.load(open("/tmp/q.json"))
+print("requests=" + requests.post(url, json=query, headers=auth, timeout=10).text)
+with httpx.Client(timeout=10) as client:
+    print("httpx=" + client.post(url, json=query, headers=auth).text)
+    delete = client.post(url, json=json.load(open("/tmp/d.json")), headers=auth)
+    print("httpx_delete=" + str(delete.status_code) + " " + delete.text)
+PY
+        # Node's fetch reads no proxy variable: the name leads to the gateway anyway.
+        node - {url} <<'JS'
+const fs = require("fs");
+const [url] = process.argv.slice(2);
+const post = (file) => fetch(url, {{
+  method: "POST",
+  headers: {{ "Content-Type": "application/json", Authorization: "Bearer " + process.env.RAILWAY_TOKEN }},
+  body: fs.readFileSync(file),
+}}).then(async (r) => r.status + " " + (await r.text()));
+(async () => {{
+  console.log("node=" + await post("/tmp/q.json"));
+  console.log("node_delete=" + await post("/tmp/d.json"));
+  try {{ await fetch("https://elsewhere.test/"); console.log("node_elsewhere=reached"); }}
+  catch (e) {{ console.log("node_elsewhere=" + (e.cause && e.cause.code)); }}
+}})();
+JS
+        # curl told to ignore the proxy, over TLS and over plain HTTP.
+        echo "curl_direct=$(curl -sS -m 10 --noproxy '*' -H "Authorization: Bearer $RAILWAY_TOKEN" \
+            -H 'Content-Type: application/json' --data @/tmp/q.json {url})"
+        echo "curl_plain=$(curl -sS -m 10 --noproxy '*' http://plain.test/health)"
+        echo "curl_plain_delete=$(curl -sS -m 10 --noproxy '*' -X DELETE -o /dev/null \
+            -w '%{{http_code}}' http://plain.test/volumes/vol_prod_7f3)"
+        # Attacks on the name: an SNI the manifest does not allow, and a Host header
+        # naming another host than the SNI (domain fronting).
+        echo "sni_refused=$(curl -sS -m 5 --noproxy '*' --resolve elsewhere.test:443:127.0.0.1 \
+            -o /dev/null -w '%{{http_code}}' https://elsewhere.test/)"
+        echo "fronted=$(curl -sS -m 5 --noproxy '*' -H 'Host: elsewhere.test' -o /dev/null \
+            -w '%{{http_code}}' https://backboard.railway.com/health)"
+        echo "ip_direct=$(curl -sS -m 5 --noproxy '*' -o /dev/null -w '%{{http_code}}' \
+            https://127.0.0.1/ 2>&1 | tail -c 80)"
+        "#
+    ));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for client in ["requests", "httpx"] {
+        assert!(
+            field(&run, client).contains("dev@example.com"),
+            "{client}: {}",
+            run.stdout
+        );
+    }
+    assert!(field(&run, "node").starts_with("200 "), "{}", run.stdout);
+    assert!(field(&run, "node").contains("dev@example.com"));
+    assert!(field(&run, "curl_direct").contains("dev@example.com"));
+    for refused in ["httpx_delete", "node_delete"] {
+        let answer = field(&run, refused);
+        assert!(answer.starts_with("403 "), "{refused}: {answer}");
+        assert!(answer.contains("graphql.mutation.volumeDelete"), "{answer}");
+    }
+    // A name the manifest does not allow resolves to nothing inside (no DNS server
+    // answers: EAI_AGAIN; ENOTFOUND where a resolver says so).
+    let elsewhere = field(&run, "node_elsewhere");
+    assert!(
+        elsewhere == "EAI_AGAIN" || elsewhere == "ENOTFOUND",
+        "{elsewhere}"
+    );
+    assert!(
+        field(&run, "curl_plain").contains("\"ok\""),
+        "{}",
+        run.stdout
+    );
+    // Plain HTTP straight to port 80 is judged per request like a proxied one: a
+    // DELETE is destroy, which needs a human.
+    assert_eq!(field(&run, "curl_plain_delete"), "428");
+    assert_eq!(field(&run, "sni_refused"), "403");
+    assert_eq!(field(&run, "fronted"), "400");
+    // A TLS connection that names no host (an address) cannot be judged: closed.
+    assert!(
+        !field(&run, "ip_direct").starts_with("200"),
+        "{}",
+        run.stdout
+    );
+
+    let audit = super::common::cordon(
+        &c.cordon_home,
+        &c.ws,
+        &["audit", "show", "clients"],
+        None,
+    );
+    assert!(
+        audit
+            .stdout
+            .contains("deny    read elsewhere.test via http.CONNECT"),
+        "the refused SNI is on record: {}",
+        audit.stdout
+    );
+
+    // The provider saw the real token on every request, never the phantom, and no
+    // deletion.
+    let saw = fs::read_to_string(&c.tls_log).unwrap();
+    assert_eq!(saw.matches(&format!("Bearer {TOKEN}")).count(), 4, "{saw}");
+    assert!(!saw.contains("volumeDelete"), "{saw}");
+    let plain_saw = fs::read_to_string(&c.plain_log).unwrap();
+    assert!(!plain_saw.contains("DELETE"), "{plain_saw}");
+}
