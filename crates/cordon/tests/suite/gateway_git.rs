@@ -9,8 +9,8 @@ use std::process::{Command, Output, Stdio};
 use super::common::cordon;
 use super::gateway::{Peer, port_after, upstream_tls_for};
 
-const GIT_TOKEN: &str = "ghp_forgeRealToken0123456789abcdefABCD";
-const HOST: &str = "git.acme.test";
+pub(super) const GIT_TOKEN: &str = "ghp_forgeRealToken0123456789abcdefABCD";
+pub(super) const HOST: &str = "git.acme.test";
 
 struct Forge {
     dir: tempfile::TempDir,
@@ -22,7 +22,7 @@ struct Forge {
     phantom: String,
 }
 
-fn git_at(cwd: &Path, args: &[&str]) -> Output {
+pub(super) fn git_at(cwd: &Path, args: &[&str]) -> Output {
     git_with(cwd, args, &[])
 }
 
@@ -42,7 +42,7 @@ fn git_with(cwd: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Outp
         .expect("git runs")
 }
 
-fn ok(out: &Output) -> String {
+pub(super) fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "git failed: {}{}",
@@ -52,15 +52,22 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// A forge holding `acme/app.git` (branches `main` and `old-feature`), and the
-/// gateway in front of it with the credential scoped to `scopes`.
-fn forge(scopes: &str) -> Forge {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("repos");
+/// git's own smart-HTTP server behind TLS, for `acme/app.git` (branches `main` and
+/// `old-feature`) under `dir`.
+pub(super) struct GitServer {
+    pub(super) bare: PathBuf,
+    pub(super) log: PathBuf,
+    /// The CA that issued the server's certificate for [`HOST`].
+    pub(super) upstream_ca: PathBuf,
+    pub(super) peer: Peer,
+}
+
+pub(super) fn git_server(dir: &Path) -> GitServer {
+    let root = dir.join("repos");
     let bare = root.join("acme/app.git");
     std::fs::create_dir_all(&bare).unwrap();
     ok(&git_at(&bare, &["init", "-q", "--bare", "-b", "main"]));
-    let seed = dir.path().join("seed");
+    let seed = dir.join("seed");
     std::fs::create_dir_all(&seed).unwrap();
     ok(&git_at(&seed, &["init", "-q", "-b", "main"]));
     std::fs::write(seed.join("README.md"), "app\n").unwrap();
@@ -72,9 +79,9 @@ fn forge(scopes: &str) -> Forge {
         &["push", "-q", bare.to_str().unwrap(), "main", "old-feature"],
     ));
 
-    let log = dir.path().join("forge.jsonl");
+    let log = dir.join("forge.jsonl");
     std::fs::write(&log, "").unwrap();
-    let (upstream_ca, cert, key) = upstream_tls_for(dir.path(), HOST);
+    let (upstream_ca, cert, key) = upstream_tls_for(dir, HOST);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mocks/git_http.py");
     let mut child = Command::new("python3")
         .arg(script)
@@ -90,8 +97,25 @@ fn forge(scopes: &str) -> Forge {
         .spawn()
         .expect("python3 runs the git forge");
     let (port, _) = port_after(child.stdout.take().unwrap(), "port ");
-    let server = Peer::new(child, port);
+    GitServer {
+        bare,
+        log,
+        upstream_ca,
+        peer: Peer::new(child, port),
+    }
+}
 
+/// A forge holding `acme/app.git` (branches `main` and `old-feature`), and the
+/// gateway in front of it with the credential scoped to `scopes`.
+fn forge(scopes: &str) -> Forge {
+    let dir = tempfile::tempdir().unwrap();
+    let GitServer {
+        bare,
+        log,
+        upstream_ca,
+        peer: server,
+    } = git_server(dir.path());
+    let port = server.port;
     let home = dir.path().join("home");
     let manifest = dir.path().join("cordon.toml");
     std::fs::write(

@@ -216,12 +216,7 @@ JS
         run.stdout
     );
 
-    let audit = super::common::cordon(
-        &c.cordon_home,
-        &c.ws,
-        &["audit", "show", "clients"],
-        None,
-    );
+    let audit = super::common::cordon(&c.cordon_home, &c.ws, &["audit", "show", "clients"], None);
     assert!(
         audit
             .stdout
@@ -237,4 +232,102 @@ JS
     assert!(!saw.contains("volumeDelete"), "{saw}");
     let plain_saw = fs::read_to_string(&c.plain_log).unwrap();
     assert!(!plain_saw.contains("DELETE"), "{plain_saw}");
+}
+
+/// git inside the sandbox, the way an agent uses it: clone over HTTPS with the phantom
+/// as its password, commit, push a branch; a push to `main` waits for a human.
+#[test]
+fn git_clones_and_pushes_from_inside_the_sandbox() {
+    use super::gateway_git::{GIT_TOKEN, HOST, git_at, git_server, ok};
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    let forge = git_server(&base);
+    let ws = base.join("ws");
+    fs::create_dir_all(&ws).unwrap();
+    let manifest = base.join("cordon.toml");
+    fs::write(
+        &manifest,
+        format!(
+            r#"
+[task]
+name = "git-agent"
+
+[filesystem]
+workspace = "ws"
+
+[network.resolve]
+"{HOST}" = "127.0.0.1:{}"
+
+[[credential]]
+name = "forge"
+source = "env:GIT_TOKEN"
+hosts = ["{HOST}"]
+inject = {{ basic_user = "x-access-token" }}
+allow = ["git.fetch", "git.push"]
+"#,
+            forge.peer.port
+        ),
+    )
+    .unwrap();
+    let script = format!(
+        r#"
+        set -u
+        g() {{ git -c user.name=Agent -c user.email=agent@example.com "$@"; }}
+        g clone -q "https://x-access-token:$GIT_TOKEN@{HOST}/acme/app.git" app || exit 10
+        cd app
+        echo fix > fix.txt && g add fix.txt && g commit -q -m fix || exit 11
+        g push -q origin HEAD:refs/heads/agent-fix 2>&1 || exit 12
+        echo "feature=$(g rev-parse HEAD)"
+        g push origin HEAD:main > /tmp/main.out 2>&1
+        echo "main_exit=$?"
+        grep -o 'HTTP [0-9]*' /tmp/main.out | head -n 1 | sed 's/^/main_error=/'
+        "#
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .arg("--policy")
+        .arg(&manifest)
+        .arg("run")
+        .arg("--upstream-ca")
+        .arg(&forge.upstream_ca)
+        .args(["--", "bash", "-c", &script])
+        .current_dir(&ws)
+        .env("CORDON_HOME", base.join("cordon-home"))
+        .env("GIT_TOKEN", GIT_TOKEN)
+        .env_remove("CORDON_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let pushed = ok(&git_at(&forge.bare, &["rev-parse", "refs/heads/agent-fix"]));
+    assert_eq!(field(&run, "feature"), pushed);
+    assert_ne!(field(&run, "main_exit"), "0");
+    assert_eq!(field(&run, "main_error"), "HTTP 428", "{}", run.stdout);
+    let main = ok(&git_at(&forge.bare, &["rev-parse", "refs/heads/main"]));
+    assert_ne!(main, pushed, "main moved without a human");
+
+    let saw = fs::read_to_string(&forge.log).unwrap();
+    assert!(
+        saw.contains(&format!("x-access-token:{GIT_TOKEN}")),
+        "the forge got the real token: {saw}"
+    );
+    // The clone wrote its URL, credentials included, into the task's copy of the
+    // workspace: the phantom is there, never the token.
+    let tasks = base.join("cordon-home/tasks");
+    let task = fs::read_dir(&tasks)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let config = fs::read_to_string(task.join("upper/app/.git/config")).unwrap();
+    assert!(config.contains("x-access-token:"), "{config}");
+    assert!(
+        !config.contains(GIT_TOKEN),
+        "the real token is in the workspace"
+    );
 }
