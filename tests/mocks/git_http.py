@@ -125,6 +125,9 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = handle_git
 
 
+# socketserver's default backlog is 5: a burst of connections would sit in SYN
+# retransmission for a minute, which is the mock's limit, not the proxy's.
+ThreadingHTTPServer.request_queue_size = 1024
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(args.tls_cert, args.tls_key)

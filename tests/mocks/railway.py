@@ -16,8 +16,11 @@ Usage: railway.py --token TOKEN --log FILE [--volume ID]... [--tls-cert PEM --tl
 """
 import argparse
 import gzip
+import io
 import json
 import re
+import socket
+import struct
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -75,6 +78,7 @@ class Handler(BaseHTTPRequestHandler):
                 "path": self.path,
                 "host": self.headers.get("Host"),
                 "authorization": self.headers.get("Authorization"),
+                "authorizations": self.headers.get_all("Authorization") or [],
                 "accept_encoding": self.headers.get("Accept-Encoding"),
                 "project_access_token": self.headers.get("Project-Access-Token"),
                 "body": body,
@@ -97,9 +101,23 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"authorization": self.headers.get("Authorization")})
         if self.path.startswith("/volumes"):
             return self.reply(200, {"volumes": sorted(volumes)})
+        if self.path == "/reset":
+            return self.reset(b"")
+        if self.path == "/truncated":
+            return self.reset(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly ten b")
         if self.path.startswith("/download?bytes="):
             return self.download(int(self.path.split("=", 1)[1]))
         self.reply(404, {"errors": [{"message": "Not Found"}]})
+
+    def reset(self, sent):
+        """Sends `sent`, then resets the connection (RST, not a clean close): an upstream
+        that dies under the proxy."""
+        self.wfile.write(sent)
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+        self.wfile = io.BytesIO()
 
     def download(self, size):
         """`size` bytes of filler with the Authorization header echoed every 1,000,003
@@ -168,6 +186,9 @@ class Handler(BaseHTTPRequestHandler):
         return {"data": data}
 
 
+# socketserver's default backlog is 5: a burst of connections would sit in SYN
+# retransmission for a minute, which is the mock's limit, not the proxy's.
+ThreadingHTTPServer.request_queue_size = 1024
 server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 if args.tls_cert:
     import ssl

@@ -6,6 +6,7 @@ mod common;
 mod demo;
 mod explain;
 mod gateway;
+mod gateway_attacks;
 mod gateway_git;
 mod hook;
 mod mcp_attacks;
