@@ -149,6 +149,42 @@ impl Authorizer {
         self.record(action, verdict)
     }
 
+    /// `authorize()` split for gates on an async runtime, which must not block a
+    /// worker on the approval store or the audit writer. When policy alone settles the
+    /// action (allow or deny: no approval to consult or file), its verdict is returned
+    /// with `on_recorded`, to be called with the verdict to enforce once the record is
+    /// written (a deny if it could not be); nothing may act before that. A confirm is
+    /// handed back as `Err(on_recorded)`, for `authorize()` off the runtime's threads.
+    pub fn authorize_then<F>(&self, action: &Action, on_recorded: F) -> Result<(), F>
+    where
+        F: FnOnce(Verdict) + Send + 'static,
+    {
+        let (action, known) = resolve_target(&self.manifest.manifest, action);
+        let verdict = match self.engine.evaluate(&action, known) {
+            Ok(evaluation) if evaluation.decision == Decision::Confirm => return Err(on_recorded),
+            Ok(evaluation) => self.apply_approvals(&action, evaluation),
+            Err(e) => Verdict::internal_error(e),
+        };
+        let entry = AuditEntry {
+            task: self.manifest.task_name().to_owned(),
+            action,
+            verdict: verdict.clone(),
+        };
+        self.audit.submit(
+            entry,
+            Box::new(move |written| match written {
+                Ok(_) => on_recorded(verdict),
+                Err(e) => {
+                    tracing::error!(error = %e, "audit append failed; denying");
+                    on_recorded(Verdict::internal_error(format_args!(
+                        "the audit log cannot be written: {e}"
+                    )));
+                }
+            }),
+        );
+        Ok(())
+    }
+
     /// `authorize()` for a gate in hold mode (`approval.mode = "hold"`): a confirm
     /// verdict is not returned but waited on, until a human approves (the approval is
     /// consumed and the verdict is allow, once), refuses (deny with their reason), or

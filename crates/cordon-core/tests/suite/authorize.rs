@@ -124,3 +124,55 @@ fn a_policy_that_errors_at_runtime_denies_instead_of_being_skipped() {
     assert_eq!(verdict.policies, vec!["builtin.fail-closed".to_owned()]);
     assert!(verdict.reasons[0].contains("overflow"), "{verdict:?}");
 }
+
+/// The split an async gate uses: a verdict policy settles alone reaches the gate only
+/// through its record being written; a confirm is handed back untouched.
+#[test]
+fn authorize_then_reports_only_what_is_written_and_leaves_confirms_to_authorize() {
+    let env = authorizer(INCIDENT);
+    let (sender, verdicts) = std::sync::mpsc::channel();
+    let read = Action::new(Gate::Http, "http.GET", Effect::Read)
+        .with_host("backboard.railway.com")
+        .with_detail("GET /health");
+    let to_send = sender.clone();
+    assert!(
+        env.authorizer
+            .authorize_then(&read, move |v| to_send.send(v).unwrap())
+            .is_ok()
+    );
+    let verdict = verdicts
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(verdict.decision, Decision::Allow, "{verdict:?}");
+    let chain = chain_path(env.home.path(), "fix-staging-domains");
+    assert!(
+        std::fs::read_to_string(&chain)
+            .unwrap()
+            .contains("GET /health")
+    );
+
+    let destroy = Action::new(Gate::Hook, "shell.exec", Effect::Destroy).with_detail("rm -rf ~");
+    let handed_back = env
+        .authorizer
+        .authorize_then(&destroy, move |v| sender.send(v).unwrap());
+    assert!(handed_back.is_err(), "a confirm needs the approval store");
+    assert_eq!(
+        std::fs::read_to_string(&chain).unwrap().lines().count(),
+        1,
+        "nothing recorded for the confirm until authorize() decides it"
+    );
+
+    // An unwritable log turns the settled verdict into a deny before it is enforced.
+    let env2 = authorizer(INCIDENT);
+    std::fs::create_dir_all(chain_path(env2.home.path(), "fix-staging-domains")).unwrap();
+    let (sender, verdicts) = std::sync::mpsc::channel();
+    assert!(
+        env2.authorizer
+            .authorize_then(&read, move |v| sender.send(v).unwrap())
+            .is_ok()
+    );
+    let verdict = verdicts
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(verdict.decision, Decision::Deny);
+}
