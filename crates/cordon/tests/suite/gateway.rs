@@ -124,11 +124,11 @@ pub(super) fn railway_serving(dir: &Path, log: &Path, tls: bool) -> (PathBuf, Pe
 }
 
 fn upstream_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    upstream_tls_for(dir, "backboard.railway.com")
+    upstream_tls_for(dir, &["backboard.railway.com"])
 }
 
-/// A fresh CA's PEM, and a certificate and key it issued for `name`, under `dir`.
-pub(super) fn upstream_tls_for(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+/// A fresh CA's PEM, and a certificate and key it issued for `names`, under `dir`.
+pub(super) fn upstream_tls_for(dir: &Path, names: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -138,7 +138,8 @@ pub(super) fn upstream_tls_for(dir: &Path, name: &str) -> (PathBuf, PathBuf, Pat
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let params = rcgen::CertificateParams::new(names).unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
     let paths = (
         dir.join("upstream-ca.pem"),

@@ -81,7 +81,7 @@ pub(super) fn git_server(dir: &Path) -> GitServer {
 
     let log = dir.join("forge.jsonl");
     std::fs::write(&log, "").unwrap();
-    let (upstream_ca, cert, key) = upstream_tls_for(dir, HOST);
+    let (upstream_ca, cert, key) = upstream_tls_for(dir, &[HOST]);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mocks/git_http.py");
     let mut child = Command::new("python3")
         .arg(script)

@@ -335,3 +335,123 @@ allow = ["git.fetch", "git.push"]
         "the real token is in the workspace"
     );
 }
+
+/// pip, npm and cargo inside the sandbox, each fetching a package from its own kind of
+/// registry (tests/mocks/registries.py) through the gateway, trusting it through the
+/// variables and bundle `cordon run` sets, with nothing configured for the proxy.
+#[test]
+fn pip_npm_and_cargo_fetch_from_their_registries_through_the_gateway() {
+    use super::gateway::{port_after, upstream_tls_for};
+    const NAMES: [&str; 3] = ["pypi.acme.test", "registry.acme.test", "crates.acme.test"];
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let base = dir.path().canonicalize().unwrap();
+    let (upstream_ca, cert, key) = upstream_tls_for(&base, &NAMES);
+    let log = base.join("registries.jsonl");
+    fs::write(&log, "").unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/mocks/registries.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg("--log")
+        .arg(&log)
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the registries");
+    let (port, _) = port_after(child.stdout.take().unwrap(), "port ");
+    let _registries = Peer::new(child, port);
+
+    let ws = base.join("ws");
+    fs::create_dir_all(ws.join(".cargo")).unwrap();
+    fs::create_dir_all(ws.join("src")).unwrap();
+    fs::write(
+        ws.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\ncordon-probe = { version = \"0.1\", registry = \"acme\" }\n",
+    )
+    .unwrap();
+    fs::write(ws.join("src/lib.rs"), "").unwrap();
+    fs::write(
+        ws.join(".cargo/config.toml"),
+        "[registries.acme]\nindex = \"sparse+https://crates.acme.test/index/\"\n",
+    )
+    .unwrap();
+    let resolve: String = NAMES
+        .iter()
+        .map(|name| format!("\"{name}\" = \"127.0.0.1:{port}\"\n"))
+        .collect();
+    let manifest = base.join("cordon.toml");
+    fs::write(
+        &manifest,
+        format!(
+            "[task]\nname = \"registries\"\n\n[filesystem]\nworkspace = \"ws\"\n\n[network]\nallow = {NAMES:?}\n\n[network.resolve]\n{resolve}"
+        ),
+    )
+    .unwrap();
+    let cargo = Command::new("rustup")
+        .args(["which", "cargo"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "cargo".to_owned());
+    let script = format!(
+        r#"
+        export HOME=/tmp/home CARGO_HOME=/tmp/cargo-home
+        mkdir -p $HOME
+        /usr/bin/python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+            --index-url https://pypi.acme.test/simple/ -d /tmp/wheels cordon-probe > /tmp/pip.out 2>&1
+        echo "pip=$? $(ls /tmp/wheels 2>/dev/null)"
+        (cd /tmp && npm pack cordon-probe@0.1.0 --registry https://registry.acme.test/ \
+            --cache /tmp/npm-cache > /tmp/npm.out 2>&1)
+        echo "npm=$? $(ls /tmp/*.tgz 2>/dev/null)"
+        RUSTC="$(dirname {cargo})/rustc" {cargo} fetch --quiet > /tmp/cargo.out 2>&1
+        echo "cargo=$? $(ls $CARGO_HOME/registry/cache/*/ 2>/dev/null)"
+        tail -n 5 /tmp/pip.out /tmp/npm.out /tmp/cargo.out
+        "#
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .arg("--policy")
+        .arg(&manifest)
+        .arg("run")
+        .arg("--upstream-ca")
+        .arg(&upstream_ca)
+        .args(["--", "bash", "-c", &script])
+        .current_dir(&ws)
+        .env("CORDON_HOME", base.join("cordon-home"))
+        .env_remove("CORDON_LOG")
+        .env_remove("CARGO_TARGET_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        field(&run, "pip"),
+        "0 cordon_probe-0.1.0-py3-none-any.whl",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        field(&run, "npm"),
+        "0 /tmp/cordon-probe-0.1.0.tgz",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        field(&run, "cargo"),
+        "0 cordon-probe-0.1.0.crate",
+        "{}",
+        run.stdout
+    );
+    let saw = fs::read_to_string(&log).unwrap();
+    for name in NAMES {
+        assert!(saw.contains(name), "{name} was not reached: {saw}");
+    }
+}
