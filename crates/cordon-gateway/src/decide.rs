@@ -6,7 +6,7 @@
 //! without a socket.
 
 use cordon_classify::git_push::PushError;
-use cordon_classify::{GraphqlError, OperationKind, RootField, graphql_request_fields};
+use cordon_classify::{GraphqlError, OperationKind, RootField, danger, graphql_request_fields};
 use cordon_core::manifest::Manifest;
 use cordon_core::{Action, Effect, Gate};
 
@@ -145,14 +145,22 @@ fn read_decoded(
         return read_graphql(manifest, facts, body.as_bytes(), base);
     }
     if !speaks_graphql(facts) {
-        let action = base(
-            format!("http.{}", facts.method),
-            method_effect(facts.method),
-        )
-        .with_detail(format!(
-            "{} http://{}{}",
-            facts.method, facts.authority, facts.path
-        ));
+        let mut effect = method_effect(facts.method);
+        let mut detail = format!("{} http://{}{}", facts.method, facts.authority, facts.path);
+        // A route the manifest declares can only make a request more guarded.
+        if let Some(declared) = manifest
+            .network
+            .routes
+            .iter()
+            .filter(|r| r.matches(&facts.authority.host, facts.method, facts.path))
+            .map(|r| r.effect.0)
+            .max_by_key(|e| danger(*e))
+            && danger(declared) > danger(effect)
+        {
+            effect = declared;
+            detail.push_str(&format!(" (a route [[network.route]] declares {declared})"));
+        }
+        let action = base(format!("http.{}", facts.method), effect).with_detail(detail);
         return Reading::Actions(vec![action]);
     }
     read_graphql(manifest, facts, facts.body, base)

@@ -394,3 +394,59 @@ fn a_compressed_body_is_judged_as_the_server_will_read_it() {
         Reading::Actions(a) => panic!("read as {a:?}"),
     }
 }
+
+#[test]
+fn a_declared_route_raises_a_requests_effect_and_never_lowers_it() {
+    let manifest = Manifest::parse(
+        r#"
+[task]
+name = "t"
+
+[[network.route]]
+host = "api.example.com"
+methods = ["POST"]
+paths = ["/v1/volumes/*/purge"]
+effect = "destroy"
+
+[[network.route]]
+host = "api.example.com"
+paths = ["/v1/things/*"]
+effect = "read"
+"#,
+        "cordon.toml",
+    )
+    .unwrap();
+    let authority = crate::host::parse_authority("api.example.com", 443).unwrap();
+    let effect = |method, path| {
+        actions(read_request(
+            &manifest,
+            &RequestFacts {
+                method,
+                authority: &authority,
+                path,
+                query: None,
+                content_type: Some("application/json"),
+                content_encoding: None,
+                body: b"{}",
+                body_limit: 1 << 20,
+            },
+        ))[0]
+            .clone()
+    };
+    let purge = effect("POST", "/v1/volumes/vol_1/purge");
+    assert_eq!(purge.effect, Effect::Destroy);
+    assert_eq!(purge.operation, "http.POST");
+    assert!(
+        purge.detail.contains("[[network.route]]"),
+        "{}",
+        purge.detail
+    );
+    // Another method, or another path: the method's own effect.
+    assert_eq!(
+        effect("GET", "/v1/volumes/vol_1/purge").effect,
+        Effect::Read
+    );
+    assert_eq!(effect("POST", "/v1/volumes/vol_1").effect, Effect::Write);
+    // A route declaring less than the method does changes nothing.
+    assert_eq!(effect("DELETE", "/v1/things/1").effect, Effect::Destroy);
+}

@@ -91,6 +91,31 @@ pub struct NetworkSection {
     /// that pin certificates. No credential is injected there.
     #[serde(default)]
     pub tunnel_only: Vec<HostPattern>,
+    /// Requests that do more than their method says (a `POST` that deletes), declared
+    /// by the user who knows the API.
+    #[serde(default, rename = "route")]
+    pub routes: Vec<NetworkRoute>,
+}
+
+/// A kind of request whose effect is at least `effect`, whatever its method says.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkRoute {
+    pub host: HostPattern,
+    #[serde(default)]
+    pub methods: Vec<HttpMethod>,
+    #[serde(default)]
+    pub paths: Vec<Glob>,
+    pub effect: EffectName,
+}
+
+impl NetworkRoute {
+    /// Whether a request (upper-case `method`, `path` without the query) is one.
+    pub fn matches(&self, host: &str, method: &str, path: &str) -> bool {
+        self.host.matches(host)
+            && (self.methods.is_empty() || self.methods.iter().any(|m| m.0 == method))
+            && (self.paths.is_empty() || self.paths.iter().any(|p| p.matches(path)))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

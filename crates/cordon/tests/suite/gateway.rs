@@ -667,6 +667,36 @@ fn a_gzip_compressed_body_is_judged_decompressed() {
 }
 
 #[test]
+fn a_post_the_manifest_declares_destructive_waits_for_a_human() {
+    let s = setup_full(
+        false,
+        &[],
+        "\n[[network.route]]\nhost = \"allowed.test\"\nmethods = [\"POST\"]\npaths = [\"/volumes/*/purge\"]\neffect = \"destroy\"\n",
+    );
+    let url = format!(
+        "http://allowed.test:{}/volumes/vol_stg_1/purge",
+        s.railway.port
+    );
+    let reply = s.curl(&["-X", "POST", "--data", "{}", &url]);
+    assert_eq!(reply.status, 428, "{reply}");
+    assert_eq!(json(&reply)["action"]["effect"], "destroy");
+    assert!(!s.provider_saw().contains("purge"), "{}", s.provider_saw());
+    // The same method elsewhere is the plain write it always was.
+    let other = s.curl(&[
+        "-X",
+        "POST",
+        "--data",
+        "{}",
+        &format!(
+            "http://allowed.test:{}/volumes/vol_stg_1/resize",
+            s.railway.port
+        ),
+    ]);
+    assert_ne!(other.status, 428, "{other}");
+    assert!(s.provider_saw().contains("resize"));
+}
+
+#[test]
 fn a_phantom_is_dead_once_its_tasks_ttl_is_over() {
     let s = setup_manifest(true, &[], ["ttl = \"2s\"", ""], "");
     let phantom = s.phantom();
