@@ -144,6 +144,20 @@ fn read_decoded(
     {
         return read_graphql(manifest, facts, body.as_bytes(), base);
     }
+    // MCP over HTTP. A body that is both JSON-RPC and GraphQL-shaped is read both
+    // ways: whichever kind of server gets it, what it would run was judged.
+    let jsonrpc = (facts.method == "POST")
+        .then(|| crate::jsonrpc::read_jsonrpc(&facts.authority.host, facts.body, base))
+        .flatten();
+    if let Some(mut actions) = jsonrpc {
+        if speaks_graphql(facts) {
+            match read_graphql(manifest, facts, facts.body, base) {
+                Reading::Actions(graphql) => actions.extend(graphql),
+                unreadable @ Reading::Unreadable { .. } => return unreadable,
+            }
+        }
+        return Reading::Actions(actions);
+    }
     if !speaks_graphql(facts) {
         let mut effect = method_effect(facts.method);
         let mut detail = format!("{} http://{}{}", facts.method, facts.authority, facts.path);

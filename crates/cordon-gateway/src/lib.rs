@@ -21,6 +21,7 @@ mod forward;
 mod git;
 pub mod host;
 pub mod intercept;
+mod jsonrpc;
 mod pool;
 mod proxy;
 mod respond;

@@ -35,7 +35,20 @@ fn wait_for_port(port: u16) {
 /// POSTs `body` with curl: status, headers (lower-case names) and the JSON-RPC message
 /// in the answer (from a JSON body or the last SSE event carrying one).
 fn post(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, String, Value) {
+    post_via(None, url, headers, body)
+}
+
+/// `post`, through the HTTP proxy at `proxy` when one is given.
+fn post_via(
+    proxy: Option<&str>,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> (u16, String, Value) {
     let mut command = Command::new("curl");
+    if let Some(proxy) = proxy {
+        command.args(["-x", proxy]);
+    }
     command.args([
         "-s",
         "-D",
@@ -186,6 +199,96 @@ allow = ["everything.echo", "everything.get-sum"]
             .as_str()
             .unwrap()
             .contains("Mcp-Name"),
+        "{refused}"
+    );
+}
+
+/// An agent that reaches an MCP server's HTTP endpoint through the credential gateway
+/// instead of through `cordon mcp`: the gateway reads the JSON-RPC, so `[tools] allow`
+/// still decides, with the server named by its host.
+#[test]
+fn an_mcp_server_reached_through_the_gateway_keeps_the_tool_policy() {
+    let server_port = free_port();
+    let place = place(&format!(
+        r#"
+[task]
+name = "mcp-through-gateway"
+
+[network]
+allow = ["mcp.acme.test"]
+
+[network.resolve]
+"mcp.acme.test" = "127.0.0.1:{server_port}"
+
+[tools]
+allow = ["mcp.acme.test.echo"]
+"#
+    ));
+    let _server = Killed(
+        Command::new(bin("mcp-server-everything"))
+            .arg("streamableHttp")
+            .env("PORT", server_port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(server_port);
+    let mut gateway = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["gateway", "--listen", "127.0.0.1:0"])
+        .current_dir(&place.workspace)
+        .env("CORDON_HOME", &place.home)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (gateway_port, _) =
+        super::gateway::port_after(gateway.stderr.take().unwrap(), "on http://127.0.0.1:");
+    let _gateway = Killed(gateway);
+    let proxy = format!("http://127.0.0.1:{gateway_port}");
+    let url = "http://mcp.acme.test/mcp";
+
+    let (status, head, hello) = post_via(
+        Some(&proxy),
+        url,
+        &[],
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "curl", "version": "1"}}}),
+    );
+    assert_eq!(status, 200, "{head}");
+    assert_eq!(hello["id"], 1, "{hello}");
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id: "))
+        .expect("a session id")
+        .trim()
+        .to_owned();
+    let headers = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    let call = |id: u32, name: &str, arguments: Value| {
+        post_via(
+            Some(&proxy),
+            url,
+            &headers,
+            &json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                    "params": {"name": name, "arguments": arguments}}),
+        )
+    };
+    let (status, _, echoed) = call(2, "echo", json!({"message": "through the gateway"}));
+    assert_eq!(status, 200);
+    assert!(
+        echoed.to_string().contains("through the gateway"),
+        "{echoed}"
+    );
+    let (status, head, refused) = call(3, "get-env", json!({}));
+    assert_eq!(status, 403, "{head}{refused}");
+    assert!(head.contains("x-cordon: refused"), "{head}");
+    assert!(
+        refused["reasons"]
+            .to_string()
+            .contains("tool `mcp.acme.test.get-env` is not declared"),
         "{refused}"
     );
 }
