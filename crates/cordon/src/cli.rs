@@ -546,8 +546,20 @@ pub struct ApplyArgs {
     pub include_protected: bool,
 }
 
+/// The incidents `cordon demo` can replay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoScenario {
+    /// An agent deletes a production volume with a token made for custom domains
+    /// (Railway's `volumeDelete`, PocketOS).
+    #[default]
+    Pocketos,
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// The incident to replay.
+    #[arg(value_enum, default_value_t)]
+    pub scenario: DemoScenario,
     /// Record the demo in $CORDON_HOME instead of a throwaway directory.
     #[arg(long)]
     pub keep: bool,

@@ -6,7 +6,7 @@ fn the_decision_path_replay_refuses_every_call_to_the_production_volume() {
     let run = cordon(
         dir.path(),
         dir.path(),
-        &["demo", "--keep", "--decision-path"],
+        &["demo", "pocketos", "--keep", "--decision-path"],
         None,
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
