@@ -31,6 +31,7 @@ pub struct Sandbox {
     pub(crate) files_at: Vec<(PathBuf, PathBuf)>,
     pub(crate) gateway_port: Option<u16>,
     pub(crate) transparent_ports: Vec<u16>,
+    pub(crate) workspace_read_only: bool,
     pub(crate) terminal: bool,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) hostname: String,
@@ -57,6 +58,7 @@ impl Sandbox {
             files_at: Vec::new(),
             gateway_port: None,
             transparent_ports: Vec::new(),
+            workspace_read_only: false,
             terminal: false,
             env: Vec::new(),
             hostname: "cordon".to_owned(),
@@ -75,6 +77,14 @@ impl Sandbox {
     #[must_use]
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Show the workspace read-only instead of copy-on-write: for looking without
+    /// acting. Nothing written inside can reach it, and there is nothing to review.
+    #[must_use]
+    pub fn workspace_read_only(mut self) -> Self {
+        self.workspace_read_only = true;
         self
     }
 

@@ -507,6 +507,12 @@ pub struct RunArgs {
     /// `cordon approve`, `cordon ui` or a webhook's human instead.
     #[arg(long)]
     pub no_prompt: bool,
+    /// Diagnosis: look without acting. The workspace is mounted read-only (nothing to
+    /// review afterwards) and every action but a read is denied at every gate, so
+    /// credentials serve read operations only (GET, GraphQL queries, SELECT). The same
+    /// as `read_only = true` in cordon.toml's `[task]`.
+    #[arg(long)]
+    pub read_only: bool,
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

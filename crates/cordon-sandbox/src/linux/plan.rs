@@ -311,29 +311,38 @@ pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
         writable_dirs.push(host);
     }
 
-    let lower = under(OLD_ROOT, &workspace);
-    let upper = under(OLD_ROOT, &task_dir.join("upper"));
-    let work = under(OLD_ROOT, &task_dir.join("work"));
-    let mut data = b"lowerdir=".to_vec();
-    data.extend_from_slice(overlay_safe(&lower)?.as_os_str().as_bytes());
-    data.extend_from_slice(b",upperdir=");
-    data.extend_from_slice(overlay_safe(&upper)?.as_os_str().as_bytes());
-    data.extend_from_slice(b",workdir=");
-    data.extend_from_slice(overlay_safe(&work)?.as_os_str().as_bytes());
-    data.extend_from_slice(b",userxattr");
-    step(
-        MountOp::Overlay {
-            dst: under(NEW_ROOT, &workspace),
-            data: cstring(data, "the overlay options")?,
-        },
-        format!(
-            "overlay on `{}` (upper `{}`)",
-            workspace.display(),
-            task_dir.join("upper").display()
-        ),
-    );
-    writable_dirs.push(workspace.clone());
-
+    if sandbox.workspace_read_only {
+        step(
+            MountOp::BindReadOnly {
+                src: under(OLD_ROOT, &workspace),
+                dst: under(NEW_ROOT, &workspace),
+            },
+            format!("bind the workspace `{}` read-only", workspace.display()),
+        );
+    } else {
+        let lower = under(OLD_ROOT, &workspace);
+        let upper = under(OLD_ROOT, &task_dir.join("upper"));
+        let work = under(OLD_ROOT, &task_dir.join("work"));
+        let mut data = b"lowerdir=".to_vec();
+        data.extend_from_slice(overlay_safe(&lower)?.as_os_str().as_bytes());
+        data.extend_from_slice(b",upperdir=");
+        data.extend_from_slice(overlay_safe(&upper)?.as_os_str().as_bytes());
+        data.extend_from_slice(b",workdir=");
+        data.extend_from_slice(overlay_safe(&work)?.as_os_str().as_bytes());
+        data.extend_from_slice(b",userxattr");
+        step(
+            MountOp::Overlay {
+                dst: under(NEW_ROOT, &workspace),
+                data: cstring(data, "the overlay options")?,
+            },
+            format!(
+                "overlay on `{}` (upper `{}`)",
+                workspace.display(),
+                task_dir.join("upper").display()
+            ),
+        );
+        writable_dirs.push(workspace.clone());
+    }
     let hide = sandbox
         .hide
         .iter()

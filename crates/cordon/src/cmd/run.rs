@@ -17,7 +17,11 @@ use super::egress;
 use super::prompt::Prompter;
 
 pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
-    let (loaded, _) = super::load_manifest(policy)?;
+    let (mut loaded, _) = super::load_manifest(policy)?;
+    // Looking, not acting: the manifest's read-only mode at every gate, and a
+    // workspace nothing inside can change.
+    let read_only = args.read_only || loaded.manifest.task.read_only;
+    loaded.manifest.task.read_only = read_only;
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let workspace = match &args.workspace {
         Some(dir) => cwd.join(dir),
@@ -37,6 +41,9 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     let cordon_home = cordon_core::home::cordon_home();
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let mut sandbox = Sandbox::new(&workspace, PathBuf::new(), &args.command);
+    if read_only {
+        sandbox = sandbox.workspace_read_only();
+    }
     if let Some(home) = home
         .as_deref()
         .filter(|h| h.is_dir() && *h != Path::new("/"))
@@ -79,7 +86,12 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         Authorizer::open(loaded.clone(), &cordon_home)
             .context("cannot open cordon's audit log and approvals")?,
     );
-    let action = Action::new(Gate::Sandbox, "sandbox.run", Effect::Write)
+    let effect = if read_only {
+        Effect::Read
+    } else {
+        Effect::Write
+    };
+    let action = Action::new(Gate::Sandbox, "sandbox.run", effect)
         .with_path(workspace.display().to_string())
         .with_detail(shell_words(&args.command));
     let verdict = authorizer.authorize(&action);

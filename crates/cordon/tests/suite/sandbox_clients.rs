@@ -86,10 +86,15 @@ allow = ["graphql.query.*", "http.GET"]
     }
 
     fn run(&self, script: &str) -> Run {
+        self.run_with(&[], script)
+    }
+
+    fn run_with(&self, flags: &[&str], script: &str) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
             .arg("--policy")
             .arg(&self.manifest)
             .arg("run")
+            .args(flags)
             .arg("--upstream-ca")
             .arg(&self.upstream_ca)
             .args(["--", "bash", "-c", script])
@@ -454,4 +459,58 @@ fn pip_npm_and_cargo_fetch_from_their_registries_through_the_gateway() {
     for name in NAMES {
         assert!(saw.contains(name), "{name} was not reached: {saw}");
     }
+}
+
+/// `cordon run --read-only`: the natural first step when an agent meets an unexpected
+/// state. It can look at everything it could look at before, and change nothing: not
+/// the workspace, not a remote system through the gateway.
+#[test]
+fn read_only_looks_and_cannot_act() {
+    let c = Clients::new();
+    fs::write(c.ws.join("notes.txt"), "as it was\n").unwrap();
+    let url = "https://backboard.railway.com/graphql/v2";
+    let script = format!(
+        r#"
+        echo "read=$(cat notes.txt)"
+        echo changed > notes.txt 2>/dev/null; echo "write=$?"
+        rm -f notes.txt 2>/dev/null; echo "remove=$?"
+        touch /tmp/scratch; echo "tmp=$?"
+        echo "query=$(curl -sS -m 10 -H "Authorization: Bearer $RAILWAY_TOKEN" \
+            -H 'Content-Type: application/json' --data '{QUERY}' {url})"
+        echo "post=$(curl -sS -m 10 -o /dev/null -w '%{{http_code}}' -X POST --data '{{}}' \
+            http://plain.test/volumes)"
+        "#
+    );
+    let run = c.run_with(&["--read-only"], &script);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(field(&run, "read"), "as it was");
+    assert_ne!(field(&run, "write"), "0", "the workspace took a write");
+    assert_ne!(field(&run, "remove"), "0", "the workspace lost a file");
+    assert_eq!(
+        field(&run, "tmp"),
+        "0",
+        "/tmp stays the sandbox's own scratch space"
+    );
+    assert!(
+        field(&run, "query").contains("dev@example.com"),
+        "a read through the gateway works: {}",
+        run.stdout
+    );
+    assert_eq!(
+        field(&run, "post"),
+        "403",
+        "a write through the gateway is refused"
+    );
+    assert_eq!(
+        fs::read_to_string(c.ws.join("notes.txt")).unwrap(),
+        "as it was\n"
+    );
+    assert!(!fs::read_to_string(&c.plain_log).unwrap().contains("POST"));
+
+    // The same POST without --read-only is an ordinary write the gateway forwards.
+    let run = c.run(
+        "echo \"post=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -X POST --data '{}' http://plain.test/volumes)\"",
+    );
+    assert_ne!(field(&run, "post"), "403", "{}", run.stdout);
+    assert!(fs::read_to_string(&c.plain_log).unwrap().contains("POST"));
 }
