@@ -104,14 +104,18 @@ where
     let client_writer = tokio::spawn(write_side(client_out, client_rx));
     let server_writer = tokio::spawn(write_side(server_in, server_rx));
 
-    let decided = tokio::task::spawn_blocking(move || {
+    // The session decides on this task, between its reads and writes: a call's
+    // decision is tens of microseconds (policy, and the audit writer's answer), and a
+    // thread of its own cost four thread hand-offs per call, most of what the proxy
+    // added to a call's latency. A decision that waits longer (an fdatasync for a
+    // destroy) holds one worker; the readers and writers run on the others.
+    let decided: Result<Ended, ProxyError> = async {
         let mut session = Session::new(judge, options);
-        while let Some(event) = incoming.blocking_recv() {
+        while let Some(event) = incoming.recv().await {
             let out = match event {
                 Event::Client(frame) => {
-                    let closed = frame == Frame::Eof;
-                    if closed {
-                        return Ended::ClientClosed;
+                    if frame == Frame::Eof {
+                        return Ok(Ended::ClientClosed);
                     }
                     session.from_client(frame, Instant::now())
                 }
@@ -123,23 +127,25 @@ where
                     // A side that is gone makes its writer stop; what was meant for it
                     // is dropped, and its reader reports the end.
                     Out::ToServer(message) => {
-                        let _ = to_server.blocking_send(message);
+                        let _ = to_server.send(message).await;
                     }
                     Out::ToClient(message) => {
-                        let _ = to_client.blocking_send(message);
+                        let _ = to_client.send(message).await;
                     }
                     Out::Note(line) => note(&line),
-                    Out::Stop => return Ended::ServerGone,
+                    Out::Stop => return Ok(Ended::ServerGone),
                 }
             }
         }
-        Ended::ServerGone
-    })
+        Ok(Ended::ServerGone)
+    }
     .await;
+    drop(to_server);
+    drop(to_client);
     for reader in &readers {
         reader.abort();
     }
-    let ended = decided.map_err(|e| ProxyError::Session(e.to_string()))?;
+    let ended = decided?;
     // The writers end once the session's senders are dropped: the client gets every
     // answer written, and the server's stdin closes, which asks it to exit.
     let _ = client_writer.await;

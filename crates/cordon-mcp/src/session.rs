@@ -67,6 +67,9 @@ pub struct Session {
     next_id: i64,
     /// The annotations of every visible tool as last listed.
     annotations: HashMap<String, Value>,
+    /// Whether each tool called so far is declared: it depends on the name alone and
+    /// the manifest, which a session never changes, so a call asks policy once less.
+    declared: HashMap<String, bool>,
     protocol: Option<String>,
 }
 
@@ -79,6 +82,7 @@ impl Session {
             by_client: HashMap::new(),
             next_id: 1,
             annotations: HashMap::new(),
+            declared: HashMap::new(),
             protocol: None,
         }
     }
@@ -396,8 +400,18 @@ impl Session {
             id,
             Some(name),
         );
-        let probed = self.judge.evaluate(&probe);
-        if probed.decision == Decision::Deny && undeclared(&probed) {
+        let declared = match self.declared.get(name) {
+            Some(known) => *known,
+            None => {
+                let probed = self.judge.evaluate(&probe);
+                let known = !(probed.decision == Decision::Deny && undeclared(&probed));
+                if self.declared.len() < MAX_REMEMBERED_TOOLS {
+                    self.declared.insert(name.to_owned(), known);
+                }
+                known
+            }
+        };
+        if !declared {
             let _ = self.judge.authorize(&probe);
             return Gated::Answer(self.unknown_tool(id, name));
         }
@@ -429,7 +443,13 @@ impl Session {
 
     /// The action whose verdict is strictest under policy alone; it is the one decided
     /// and recorded, so an approval covers the call's worst reading.
-    fn strictest(&self, actions: Vec<(Action, String)>) -> (Action, String) {
+    fn strictest(&self, mut actions: Vec<(Action, String)>) -> (Action, String) {
+        // One reading (the usual case) needs no comparing.
+        if actions.len() == 1
+            && let Some(only) = actions.pop()
+        {
+            return only;
+        }
         let rank = |d: Decision| match d {
             Decision::Allow => 0,
             Decision::Confirm => 1,
@@ -475,6 +495,10 @@ enum Gated {
 }
 
 /// A refusal by `[tools] allow`: the tool does not exist for this task.
+/// Tool names a session remembers as declared or not; past it each call asks policy
+/// (a client calling invented names cannot grow the table without bound).
+const MAX_REMEMBERED_TOOLS: usize = 4096;
+
 fn undeclared(verdict: &Verdict) -> bool {
     verdict.policies.iter().any(|p| p == "tools.allow")
 }
