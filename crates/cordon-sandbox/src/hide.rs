@@ -20,6 +20,27 @@ const HOME_SECRETS: &[&str] = &[
     ".config/gh",
 ];
 
+/// Directories under `$HOME` where container engines, VMs and agents keep the unix
+/// sockets of services that run as the user: Docker Desktop and rootless Docker,
+/// Colima, Lima, OrbStack, Rancher Desktop, Podman, 1Password's SSH agent, and the
+/// remote servers of VS Code and Cursor. Connecting to a socket needs no write access
+/// to its file system, only to the socket, so a read-only `$HOME` does not stop it, and
+/// one `docker.sock` is the whole host (`docker run -v /:/host`). Landlock controls
+/// this from its `RESOLVE_UNIX` right (Linux 7.1); until a kernel has it, hiding where
+/// the sockets live is what keeps them out of reach.
+const HOME_SOCKET_DIRS: &[&str] = &[
+    ".docker/run",
+    ".docker/desktop",
+    ".colima",
+    ".lima",
+    ".orbstack",
+    ".rd",
+    ".local/share/containers",
+    ".1password",
+    ".vscode-server",
+    ".cursor-server",
+];
+
 /// The built-in hidden paths for a user whose home is `home`, plus cordon's own state
 /// directory `cordon_home` (keys, audit, other tasks' upper dirs).
 ///
@@ -27,7 +48,11 @@ const HOME_SECRETS: &[&str] = &[
 /// globs such as `**/.env*` and `*.pem` are not covered here yet.
 #[must_use]
 pub fn default_hidden_paths(home: &Path, cordon_home: &Path) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = HOME_SECRETS.iter().map(|rel| home.join(rel)).collect();
+    let mut paths: Vec<PathBuf> = HOME_SECRETS
+        .iter()
+        .chain(HOME_SOCKET_DIRS)
+        .map(|rel| home.join(rel))
+        .collect();
     paths.push(cordon_home.to_path_buf());
     paths
 }
@@ -44,6 +69,7 @@ mod tests {
         );
         assert!(paths.contains(&PathBuf::from("/home/u/.aws")));
         assert!(paths.contains(&PathBuf::from("/home/u/.docker/config.json")));
+        assert!(paths.contains(&PathBuf::from("/home/u/.docker/run")));
         assert!(paths.contains(&PathBuf::from("/home/u/.local/state/cordon")));
         assert!(paths.iter().all(|p| p.is_absolute()));
     }

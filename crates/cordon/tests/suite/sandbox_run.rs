@@ -361,3 +361,46 @@ fn workspace_secrets_and_manifest_hides_are_unreadable() {
     assert_eq!(task["name"], "hide-test");
     assert_eq!(task["changes"], 1, "only the new symlink: {}", tasks.stdout);
 }
+
+/// Host services listening on unix sockets, the way an agent would look for them: a
+/// rootless Docker daemon under `$HOME` (one `docker.sock` is the whole host), Colima's
+/// socket, and a service on an abstract socket. None answers from inside.
+#[test]
+fn host_unix_sockets_are_out_of_reach() {
+    use std::os::unix::net::UnixListener;
+    let env = Env::new();
+    let mut listeners = Vec::new();
+    for rel in [".docker/run/docker.sock", ".colima/default/docker.sock"] {
+        let path = env.home.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        listeners.push(UnixListener::bind(&path).unwrap());
+    }
+    // An abstract socket: no file at all, named in the network namespace's table.
+    let abstract_name = format!("cordon-host-{}", std::process::id());
+    let script = format!(
+        r#"
+import os, socket
+home = os.environ["HOME"]
+for target in [home + "/.docker/run/docker.sock", home + "/.colima/default/docker.sock",
+               "\0{abstract_name}"]:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(target)
+        print("REACHED", repr(target))
+    except OSError as e:
+        print("refused", repr(target), e.errno)
+"#
+    );
+    let abstract_listener = {
+        use std::os::linux::net::SocketAddrExt;
+        let addr =
+            std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes()).unwrap();
+        UnixListener::bind_addr(&addr).unwrap()
+    };
+    let run = env.cordon(&["run", "--", "python3", "-c", &script]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("REACHED"), "{}", run.stdout);
+    assert_eq!(run.stdout.matches("refused").count(), 3, "{}", run.stdout);
+    drop(abstract_listener);
+    drop(listeners);
+}
