@@ -44,7 +44,10 @@ pub(crate) fn drop_capabilities() -> io::Result<()> {
 
 /// The Landlock ABI whose rights we ask for, best effort: on an older kernel the
 /// rights it does not know are dropped, but a kernel without Landlock is an error.
-const LANDLOCK_ABI: ABI = ABI::V6;
+/// V9 (Linux 7.1) brings `RESOLVE_UNIX`: connecting to a pathname unix socket is then
+/// allowed only beneath the writable set (sockets the command made itself), so a host
+/// service's socket under a read-only `$HOME` is out of reach wherever it lives.
+const LANDLOCK_ABI: ABI = ABI::V9;
 
 /// Why Landlock could not be applied.
 pub(crate) enum LandlockFailure {
