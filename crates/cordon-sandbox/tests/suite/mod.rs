@@ -1,4 +1,5 @@
 mod escape;
+mod escape_more;
 mod filesystem;
 mod lifecycle;
 mod network;
