@@ -32,6 +32,15 @@ pub(crate) fn read_jsonrpc(
     {
         return None;
     }
+    // Other JSON-RPC APIs (an Ethereum node, a language server) are plain POSTs to
+    // policy, as they were: only a body that speaks MCP is read as MCP.
+    if !messages.iter().any(|m| {
+        m.get("method")
+            .and_then(Value::as_str)
+            .is_some_and(is_mcp_method)
+    }) {
+        return None;
+    }
     Some(
         messages
             .into_iter()
@@ -72,13 +81,38 @@ fn read_message(host: &str, message: &Value, base: &dyn Fn(String, Effect) -> Ac
                 .with_tool(tool.clone())
                 .with_detail(format!("{tool} {arguments}"))
         }
-        Some(method) => base(format!("mcp.{method}"), Effect::Read)
+        Some(method) if is_mcp_method(method) => base(format!("mcp.{method}"), Effect::Read)
             .with_detail(format!("MCP {method} on {host}")),
+        // A method MCP does not have, batched with ones it does: what the plain
+        // reading of the POST would have said.
+        Some(method) => base("http.POST".to_owned(), Effect::Write)
+            .with_detail(format!("JSON-RPC {method} on {host}")),
         // A response or an error sent by the client (to a server's request): no action
         // of its own.
         None => base("mcp.response".to_owned(), Effect::Read)
             .with_detail(format!("an MCP response sent to {host}")),
     }
+}
+
+/// The methods of the Model Context Protocol other than `tools/call` (judged on its
+/// own): lifecycle, listings and reads, notifications and the server's requests the
+/// client answers. None of them changes anything on the server.
+fn is_mcp_method(method: &str) -> bool {
+    matches!(
+        method,
+        "initialize" | "ping" | "tools/call" | "server/discover" | "completion/complete"
+    ) || [
+        "tools/",
+        "resources/",
+        "prompts/",
+        "notifications/",
+        "logging/",
+        "sampling/",
+        "elicitation/",
+        "roots/",
+    ]
+    .iter()
+    .any(|prefix| method.starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -120,6 +154,27 @@ mod tests {
                 ("mcp.tools/call", Effect::Unknown, None),
             ]
         );
+    }
+
+    #[test]
+    fn other_json_rpc_apis_stay_plain_posts() {
+        assert!(
+            read_jsonrpc(
+                "eth.test",
+                br#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x00"]}"#,
+                &base
+            )
+            .is_none()
+        );
+        // Batched with MCP, a foreign method reads as the POST it is: a write.
+        let actions = read_jsonrpc(
+            "h",
+            br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"eth_sendRawTransaction"}]"#,
+            &base,
+        )
+        .unwrap();
+        assert_eq!(actions[1].operation, "http.POST");
+        assert_eq!(actions[1].effect, Effect::Write);
     }
 
     #[test]
