@@ -3,12 +3,13 @@
 //!
 //! The body is pkt-lines: one command per ref (`<old-id> <new-id> <ref>`, capabilities
 //! after a NUL on the first), a flush, then push options and the pack. The commands are
-//! everything a push changes about refs, so they are all a gate needs; the pack only
-//! carries objects. This reads them the way git's own receive-pack does: up to the
-//! first flush, the command before any NUL, `shallow` lines skipped, and the commands
-//! inside a signed push certificate (`push-cert` … `push-cert-end`) counted like any
-//! other. Whatever does not have that shape is an error, never skipped: a gate treats
-//! an unreadable push as the most dangerous one.
+//! everything a push changes about refs; the push options (`git push -o …`) are what a
+//! forge may act on besides (GitLab merges and CI variables); the pack only carries
+//! objects. This reads them the way git's own receive-pack does: commands up to the
+//! first flush, each before any NUL, `shallow` lines skipped; then, when the first
+//! command asked for `push-options`, the options up to the next flush. A signed push
+//! (`push-cert`) is refused. Whatever does not have that shape is an error, never
+//! skipped: a gate treats an unreadable push as the most dangerous one.
 
 use gix_packetline::PacketLineRef;
 use gix_packetline::decode::{Stream, streaming};
@@ -26,8 +27,10 @@ pub enum PushError {
     Truncated,
     #[error("pkt-line {line} is not a ref update (`<old-id> <new-id> <ref>`): {reason}")]
     NotACommand { line: usize, reason: String },
-    #[error("the push certificate has no `push-cert-end`")]
-    UnterminatedCertificate,
+    #[error(
+        "a signed push (push certificate) carries its ref updates in a form cordon does not read; push without --signed"
+    )]
+    SignedPush,
     #[error("the push holds more than {MAX_REF_UPDATES} ref updates")]
     TooMany,
 }
@@ -77,23 +80,69 @@ fn is_zero(id: &str) -> bool {
     id.bytes().all(|b| b == b'0')
 }
 
-/// Where in a push certificate the reader is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Certificate {
-    Outside,
-    /// `certificate version`, `pusher`, `pushee`, `nonce`, push options: up to the
-    /// first empty line.
-    Header,
-    Commands,
-    /// The signature after the commands, up to `push-cert-end`.
-    Signature,
+/// What a push asks for: its ref updates, and the push options (`git push -o …`)
+/// sent after them, which a forge may act on (GitLab merges, CI variables).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Push {
+    pub updates: Vec<RefUpdate>,
+    pub options: Vec<String>,
 }
 
 /// The ref updates of a receive-pack request body.
 pub fn receive_pack_updates(body: &[u8]) -> Result<Vec<RefUpdate>, PushError> {
+    read_push(body).map(|push| push.updates)
+}
+
+/// The ref updates and push options of a receive-pack request body.
+pub fn read_push(body: &[u8]) -> Result<Push, PushError> {
+    let (updates, options_follow, rest) = commands(body)?;
+    let mut push = Push {
+        updates,
+        options: Vec::new(),
+    };
+    if options_follow {
+        push.options = push_options(rest)?;
+    }
+    Ok(push)
+}
+
+/// Push options: pkt-lines after the commands' flush, up to the next flush.
+fn push_options(mut rest: &[u8]) -> Result<Vec<String>, PushError> {
+    let mut options = Vec::new();
+    loop {
+        let (line, consumed) = match streaming(rest) {
+            Ok(Stream::Complete {
+                line,
+                bytes_consumed,
+            }) => (line, bytes_consumed),
+            Ok(Stream::Incomplete { .. }) => return Err(PushError::Truncated),
+            Err(e) => return Err(PushError::Framing(e.to_string())),
+        };
+        rest = rest.get(consumed..).unwrap_or_default();
+        match line {
+            PacketLineRef::Flush => return Ok(options),
+            PacketLineRef::Data(data) => {
+                let text = String::from_utf8_lossy(data.strip_suffix(b"\n").unwrap_or(data));
+                if options.len() >= MAX_REF_UPDATES {
+                    return Err(PushError::TooMany);
+                }
+                options.push(text.chars().take(1024).collect());
+            }
+            PacketLineRef::Delimiter | PacketLineRef::ResponseEnd => {
+                return Err(PushError::Framing(
+                    "a delimiter among push options".to_owned(),
+                ));
+            }
+        }
+    }
+}
+
+/// The commands up to the first flush; whether push options follow (the first
+/// command asked for the `push-options` capability); and what comes after the flush.
+fn commands(body: &[u8]) -> Result<(Vec<RefUpdate>, bool, &[u8]), PushError> {
+    let mut options_follow = false;
     let mut updates = Vec::new();
     let mut rest = body;
-    let mut certificate = Certificate::Outside;
     let mut line_number = 0usize;
     loop {
         let (line, consumed) = match streaming(rest) {
@@ -107,8 +156,7 @@ pub fn receive_pack_updates(body: &[u8]) -> Result<Vec<RefUpdate>, PushError> {
         rest = rest.get(consumed..).unwrap_or_default();
         line_number += 1;
         let data = match line {
-            PacketLineRef::Flush if certificate == Certificate::Outside => return Ok(updates),
-            PacketLineRef::Flush => return Err(PushError::UnterminatedCertificate),
+            PacketLineRef::Flush => return Ok((updates, options_follow, rest)),
             PacketLineRef::Delimiter | PacketLineRef::ResponseEnd => {
                 return Err(PushError::NotACommand {
                     line: line_number,
@@ -119,7 +167,15 @@ pub fn receive_pack_updates(body: &[u8]) -> Result<Vec<RefUpdate>, PushError> {
         };
         // receive-pack reads a command up to its first NUL (capabilities follow it on
         // the first line), so that is what counts here too.
-        let text = data.split(|b| *b == 0).next().unwrap_or_default();
+        let mut parts = data.splitn(2, |b| *b == 0);
+        let text = parts.next().unwrap_or_default();
+        if let Some(capabilities) = parts.next()
+            && capabilities
+                .split(|b| b.is_ascii_whitespace())
+                .any(|c| c == b"push-options")
+        {
+            options_follow = true;
+        }
         let text = text.strip_suffix(b"\n").unwrap_or(text);
         let Ok(text) = std::str::from_utf8(text) else {
             return Err(PushError::NotACommand {
@@ -127,34 +183,21 @@ pub fn receive_pack_updates(body: &[u8]) -> Result<Vec<RefUpdate>, PushError> {
                 reason: "not UTF-8".to_owned(),
             });
         };
-        match certificate {
-            Certificate::Outside => {
-                if text == "push-cert" {
-                    certificate = Certificate::Header;
-                } else if let Some(id) = text.strip_prefix("shallow ") {
-                    if object_id(id).is_none() {
-                        return Err(PushError::NotACommand {
-                            line: line_number,
-                            reason: format!("`shallow` names no object id: `{}`", shown(text)),
-                        });
-                    }
-                } else {
-                    push_update(&mut updates, text, line_number)?;
-                }
+        // git joins a certificate's lines and reads its commands from the joined
+        // text, which pkt-line boundaries do not delimit: one pkt-line can hold the
+        // header, the blank line and a command. Reading that exactly as git does is
+        // not worth the risk for a rarely used feature; a signed push is refused.
+        if text == "push-cert" {
+            return Err(PushError::SignedPush);
+        } else if let Some(id) = text.strip_prefix("shallow ") {
+            if object_id(id).is_none() {
+                return Err(PushError::NotACommand {
+                    line: line_number,
+                    reason: format!("`shallow` names no object id: `{}`", shown(text)),
+                });
             }
-            Certificate::Header if text.is_empty() => certificate = Certificate::Commands,
-            Certificate::Header => {}
-            Certificate::Commands if text == "push-cert-end" => {
-                certificate = Certificate::Outside;
-            }
-            Certificate::Commands if text.starts_with("-----BEGIN ") => {
-                certificate = Certificate::Signature;
-            }
-            Certificate::Commands => push_update(&mut updates, text, line_number)?,
-            Certificate::Signature if text == "push-cert-end" => {
-                certificate = Certificate::Outside;
-            }
-            Certificate::Signature => {}
+        } else {
+            push_update(&mut updates, text, line_number)?;
         }
     }
 }

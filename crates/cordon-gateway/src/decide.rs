@@ -52,6 +52,8 @@ pub enum Unreadable {
     GitPush(PushError),
     #[error(transparent)]
     Encoding(EncodingError),
+    #[error("{0}")]
+    Json(String),
 }
 
 impl Unreadable {
@@ -60,7 +62,7 @@ impl Unreadable {
         match self {
             Unreadable::Graphql(_) => "gateway.unreadable-graphql",
             Unreadable::GitPush(_) => "gateway.unreadable-git-push",
-            Unreadable::Encoding(_) => "gateway.unreadable-body",
+            Unreadable::Encoding(_) | Unreadable::Json(_) => "gateway.unreadable-body",
         }
     }
 
@@ -74,6 +76,7 @@ impl Unreadable {
             Unreadable::Encoding(error) => {
                 format!("the request to {host} cannot be judged: {error}")
             }
+            Unreadable::Json(error) => format!("the request to {host} cannot be judged: {error}"),
         }
     }
 }
@@ -132,17 +135,96 @@ fn read_decoded(
     facts: &RequestFacts<'_>,
     base: &dyn Fn(String, Effect) -> Action,
 ) -> Reading {
+    let reading = read_content(manifest, facts, base);
+    // A route the manifest declares is a floor under every reading of the request,
+    // whatever its body claims to be.
+    match (route_effect(manifest, facts), reading) {
+        (Some(declared), Reading::Actions(actions)) => Reading::Actions(floor(
+            actions,
+            declared,
+            &format!(" (a route [[network.route]] declares {declared})"),
+        )),
+        (_, reading) => reading,
+    }
+}
+
+/// The most dangerous effect a declared route gives this request, if one matches.
+fn route_effect(manifest: &Manifest, facts: &RequestFacts<'_>) -> Option<Effect> {
+    manifest
+        .network
+        .routes
+        .iter()
+        .filter(|r| r.matches(&facts.authority.host, facts.method, facts.path))
+        .map(|r| r.effect.0)
+        .max_by_key(|e| danger(*e))
+}
+
+/// `actions` with every effect raised to at least `effect`, saying so in the detail.
+fn floor(actions: Vec<Action>, effect: Effect, why: &str) -> Vec<Action> {
+    actions
+        .into_iter()
+        .map(|mut action| {
+            if danger(effect) > danger(action.effect) {
+                action.effect = effect;
+                action.detail.push_str(why);
+            }
+            action
+        })
+        .collect()
+}
+
+fn read_content(
+    manifest: &Manifest,
+    facts: &RequestFacts<'_>,
+    base: &dyn Fn(String, Effect) -> Action,
+) -> Reading {
     if let Some(reading) = crate::git::read_git(manifest, facts, base) {
         return reading;
     }
-    // GraphQL over GET (`?query=mutation{…}`): servers that take it run it like a
-    // POST, so it is read the same way, never waved through as a plain GET.
-    // A `query` parameter is GraphQL on a GraphQL path, or wherever it parses as
-    // GraphQL; elsewhere (`/search?query=shoes`) it is a plain GET.
-    if let Some(body) = graphql_in_query(facts)
-        && (path_names_graphql(facts.path) || graphql_request_fields(body.as_bytes()).is_ok())
+    let plain = || {
+        base(
+            format!("http.{}", facts.method),
+            method_effect(facts.method),
+        )
+        .with_detail(format!(
+            "{} http://{}{}",
+            facts.method, facts.authority, facts.path
+        ))
+    };
+    // A body whose reading rests on its content alone (not on a GraphQL path or
+    // content type) may reach a server that ignores what made it look so: it is never
+    // judged lighter than its method.
+    let by_content_only = |actions: Vec<Action>| {
+        floor(
+            actions,
+            method_effect(facts.method),
+            &format!(" (judged no lighter than its {})", facts.method),
+        )
+    };
+    // GraphQL in the query string (`?query=mutation{…}`): servers that take it run it
+    // like a POST's body, so it is read the same way, never waved through as a plain
+    // GET. A `query` parameter is GraphQL on a GraphQL path, or wherever it parses as
+    // GraphQL; elsewhere (`/search?query=shoes`) it is a plain GET. On a POST the body
+    // is read too: which of the two a server runs is its own business.
+    if let Some(query) = graphql_in_query(facts)
+        && (path_names_graphql(facts.path) || graphql_request_fields(query.as_bytes()).is_ok())
     {
-        return read_graphql(manifest, facts, body.as_bytes(), base);
+        let from_query = read_graphql(manifest, facts, query.as_bytes(), base);
+        if facts.method == "GET" || facts.method == "HEAD" || facts.body.is_empty() {
+            return from_query;
+        }
+        let Reading::Actions(mut actions) = from_query else {
+            return from_query;
+        };
+        let without_query = RequestFacts {
+            query: None,
+            ..facts.clone()
+        };
+        match read_content(manifest, &without_query, base) {
+            Reading::Actions(more) => actions.extend(more),
+            unreadable => return unreadable,
+        }
+        return Reading::Actions(actions);
     }
     // MCP over HTTP. A body that is both JSON-RPC and GraphQL-shaped is read both
     // ways: whichever kind of server gets it, what it would run was judged.
@@ -156,28 +238,54 @@ fn read_decoded(
                 unreadable @ Reading::Unreadable { .. } => return unreadable,
             }
         }
-        return Reading::Actions(actions);
+        return Reading::Actions(by_content_only(actions));
     }
-    if !speaks_graphql(facts) {
-        let mut effect = method_effect(facts.method);
-        let mut detail = format!("{} http://{}{}", facts.method, facts.authority, facts.path);
-        // A route the manifest declares can only make a request more guarded.
-        if let Some(declared) = manifest
-            .network
-            .routes
-            .iter()
-            .filter(|r| r.matches(&facts.authority.host, facts.method, facts.path))
-            .map(|r| r.effect.0)
-            .max_by_key(|e| danger(*e))
-            && danger(declared) > danger(effect)
-        {
-            effect = declared;
-            detail.push_str(&format!(" (a route [[network.route]] declares {declared})"));
-        }
-        let action = base(format!("http.{}", facts.method), effect).with_detail(detail);
-        return Reading::Actions(vec![action]);
+    if speaks_graphql(facts) {
+        let trusted = path_names_graphql(facts.path) || graphql_content_type(facts);
+        return match read_graphql(manifest, facts, facts.body, base) {
+            Reading::Actions(actions) if !trusted => Reading::Actions(by_content_only(actions)),
+            reading => reading,
+        };
     }
-    read_graphql(manifest, facts, facts.body, base)
+    // JSON that cannot be read here may still be read by the server (deeper nesting,
+    // a byte-order mark, NaN): what it would run there cannot be shown harmless.
+    if matches!(facts.method, "POST" | "PUT" | "PATCH")
+        && looks_like_json(facts)
+        && serde_json::from_slice::<serde_json::Value>(facts.body).is_err()
+    {
+        return unreadable(
+            facts,
+            base,
+            "http.unreadable",
+            Unreadable::Json(
+                "the body looks like JSON but does not parse here, so what a server would read in it cannot be judged".to_owned(),
+            ),
+        );
+    }
+    Reading::Actions(vec![plain()])
+}
+
+fn graphql_content_type(facts: &RequestFacts<'_>) -> bool {
+    facts
+        .content_type
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/graphql"))
+}
+
+/// A JSON content type, or a body that starts like JSON (after a byte-order mark).
+fn looks_like_json(facts: &RequestFacts<'_>) -> bool {
+    let typed = facts.content_type.is_some_and(|c| {
+        let c = c.to_ascii_lowercase();
+        c.starts_with("application/json") || c.contains("+json")
+    });
+    let body = facts
+        .body
+        .strip_prefix(b"\xef\xbb\xbf")
+        .unwrap_or(facts.body);
+    let starts = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[');
+    typed || starts
 }
 
 fn read_graphql(

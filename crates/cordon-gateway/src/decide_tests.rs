@@ -336,18 +336,34 @@ fn a_push_body_is_read_wherever_it_is_sent_and_refused_when_unreadable() {
 #[test]
 fn fetching_is_a_read_and_push_discovery_is_named_for_push() {
     let m = manifest();
-    let op = |method, path, query| {
-        let a = actions(git_request(&m, method, path, query, None, b"0000"));
+    let typed = |method, path, query, content_type| {
+        let a = actions(git_request(&m, method, path, query, content_type, b"0000"));
         (a[0].operation.clone(), a[0].effect)
     };
+    let op = |method, path, query| typed(method, path, query, None);
     assert_eq!(
         op("GET", "/app.git/info/refs", Some("service=git-upload-pack")),
         ("git.fetch".to_owned(), Effect::Read)
     );
     assert_eq!(
-        op("POST", "/app.git/git-upload-pack", None),
+        typed(
+            "POST",
+            "/app.git/git-upload-pack",
+            None,
+            Some("application/x-git-upload-pack-request")
+        ),
         ("git.fetch".to_owned(), Effect::Read)
     );
+    // The path alone does not make a POST a fetch.
+    assert_eq!(
+        op("POST", "/api/git-upload-pack", None),
+        ("http.POST".to_owned(), Effect::Write)
+    );
+    // On a GraphQL mount, the body is read as GraphQL (here: unreadable, refused).
+    assert!(matches!(
+        git_request(&m, "POST", "/graphql/git-upload-pack", None, None, b"0000"),
+        Reading::Unreadable { .. }
+    ));
     assert_eq!(
         op(
             "GET",
@@ -449,4 +465,98 @@ effect = "read"
     assert_eq!(effect("POST", "/v1/volumes/vol_1").effect, Effect::Write);
     // A route declaring less than the method does changes nothing.
     assert_eq!(effect("DELETE", "/v1/things/1").effect, Effect::Destroy);
+}
+
+#[test]
+fn a_body_cannot_make_a_request_look_lighter_than_its_method() {
+    let m = Manifest::parse(
+        r#"
+[task]
+name = "t"
+
+[[network.route]]
+host = "api.example.com"
+paths = ["/v1/volumes/*/delete"]
+effect = "destroy"
+"#,
+        "cordon.toml",
+    )
+    .unwrap();
+    let authority = crate::host::parse_authority("api.example.com", 443).unwrap();
+    let read = |path: &'static str, query, content_type, body: &'static [u8]| {
+        read_request(
+            &m,
+            &RequestFacts {
+                method: "POST",
+                authority: &authority,
+                path,
+                query,
+                content_type,
+                content_encoding: None,
+                body,
+                body_limit: 1 << 20,
+            },
+        )
+    };
+    let effects = |reading| -> Vec<Effect> { actions(reading).iter().map(|a| a.effect).collect() };
+    // An empty push labelled on a REST path: the POST is still a write, and the
+    // declared route still destroys.
+    assert!(
+        effects(read(
+            "/v1/volumes/x/delete",
+            None,
+            Some("application/x-git-receive-pack-request"),
+            b"0000"
+        ))
+        .contains(&Effect::Destroy)
+    );
+    // A JSON-RPC ping or a GraphQL query key added to a REST body.
+    for body in [
+        &br#"{"jsonrpc":"2.0","id":1,"method":"ping","size":10}"#[..],
+        br#"{"query":"{ a }","size":10}"#,
+    ] {
+        let got = effects(read(
+            "/v1/volumes/x/resize",
+            None,
+            Some("application/json"),
+            body,
+        ));
+        assert!(got.iter().all(|e| *e != Effect::Read), "{body:?}: {got:?}");
+        let got = effects(read(
+            "/v1/volumes/x/delete",
+            None,
+            Some("application/json"),
+            body,
+        ));
+        assert!(got.contains(&Effect::Destroy), "{body:?}: {got:?}");
+    }
+    // A harmless query string cannot hide the mutation in the body.
+    let got = actions(read(
+        "/graphql",
+        Some("query=%7Ba%7D"),
+        Some("application/json"),
+        br#"{"query":"mutation { volumeDelete(volumeId: \"v\") }"}"#,
+    ));
+    assert!(
+        got.iter()
+            .any(|a| a.operation == "graphql.mutation.volumeDelete"),
+        "{got:?}"
+    );
+    // JSON the gateway cannot parse (too deep for it, not for Node) is refused.
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let deep: &'static [u8] = Box::leak(deep.into_bytes().into_boxed_slice());
+    assert!(matches!(
+        read("/mcp", None, Some("application/json"), deep),
+        Reading::Unreadable { .. }
+    ));
+    // A GraphQL query on a GraphQL path stays a read (read-only mode serves it).
+    assert_eq!(
+        effects(read(
+            "/graphql",
+            None,
+            Some("application/json"),
+            br#"{"query":"{ me { id } }"}"#
+        )),
+        [Effect::Read]
+    );
 }

@@ -110,16 +110,21 @@ impl Gateway {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
+        // Every Content-Encoding header, in order: the codings apply one after another.
+        let codings: Vec<&str> = parts
+            .headers
+            .get_all(header::CONTENT_ENCODING)
+            .iter()
+            .map(|v| v.to_str().unwrap_or("(not text)"))
+            .collect();
+        let content_encoding = (!codings.is_empty()).then(|| codings.join(", "));
         let facts = RequestFacts {
             method: &method,
             authority,
             path: parts.uri.path(),
             query: parts.uri.query(),
             content_type,
-            content_encoding: parts
-                .headers
-                .get(header::CONTENT_ENCODING)
-                .map(|v| v.to_str().unwrap_or("(not text)")),
+            content_encoding: content_encoding.as_deref(),
             body: &body,
             body_limit: self.options().max_body,
         };

@@ -8,13 +8,14 @@
 //! ref destroys it; moving a protected ref (`[git] protected`) is read as a
 //! force-push, since only the server's history could show it is a fast-forward.
 
-use cordon_classify::git_push::{PushError, RefChange, RefUpdate, receive_pack_updates};
+use cordon_classify::git_push::{PushError, RefChange, RefUpdate, read_push};
 use cordon_core::manifest::Manifest;
 use cordon_core::{Action, Effect};
 
 use crate::decide::{Reading, RequestFacts, Unreadable};
 
 const RECEIVE_PACK_REQUEST: &str = "application/x-git-receive-pack-request";
+const UPLOAD_PACK_REQUEST: &str = "application/x-git-upload-pack-request";
 
 /// The request read as git, when it is a smart HTTP request; `None` otherwise.
 pub(crate) fn read_git(
@@ -29,15 +30,35 @@ pub(crate) fn read_git(
         .or_else(|| facts.path.strip_suffix("/info/refs"))
         .unwrap_or(facts.path);
     let at = format!("{}{repository}", facts.authority.host);
-    let receive_pack_body = facts
-        .content_type
-        .is_some_and(|c| c.to_ascii_lowercase().starts_with(RECEIVE_PACK_REQUEST));
-    // A body labelled as a push is read as one wherever it is sent: a server that
-    // routes by content type would run it.
-    if facts.method == "POST" && (facts.path.ends_with("/git-receive-pack") || receive_pack_body) {
-        return Some(read_push(manifest, facts.body, &at, base));
+    let labelled = |kind: &str| {
+        facts
+            .content_type
+            .is_some_and(|c| c.to_ascii_lowercase().starts_with(kind))
+    };
+    if facts.method == "POST" && facts.path.ends_with("/git-receive-pack") {
+        return Some(judge_push(manifest, facts.body, &at, base));
     }
-    if facts.method == "POST" && facts.path.ends_with("/git-upload-pack") {
+    // A body labelled as a push elsewhere is read as one (a server that routes by
+    // content type would run it) and as the POST it also is (one that does not would
+    // run that): the label cannot make a request look more harmless than its method.
+    if facts.method == "POST" && labelled(RECEIVE_PACK_REQUEST) {
+        return Some(match judge_push(manifest, facts.body, &at, base) {
+            Reading::Actions(mut actions) => {
+                actions.push(
+                    base("http.POST".to_owned(), Effect::Write)
+                        .with_detail(format!("POST {at} labelled as a git push")),
+                );
+                Reading::Actions(actions)
+            }
+            unreadable => unreadable,
+        });
+    }
+    // A fetch only where both the path and the body say so: a path alone would let
+    // any POST (a GraphQL mutation to `…/graphql/git-upload-pack`) pass as a read.
+    if facts.method == "POST"
+        && facts.path.ends_with("/git-upload-pack")
+        && labelled(UPLOAD_PACK_REQUEST)
+    {
         return Some(fetch(base, &at));
     }
     if facts.method == "GET" && facts.path.ends_with("/info/refs") {
@@ -64,19 +85,20 @@ fn fetch(base: &dyn Fn(String, Effect) -> Action, at: &str) -> Reading {
     ])
 }
 
-fn read_push(
+fn judge_push(
     manifest: &Manifest,
     body: &[u8],
     at: &str,
     base: &dyn Fn(String, Effect) -> Action,
 ) -> Reading {
-    match receive_pack_updates(body) {
-        Ok(updates) if updates.is_empty() => Reading::Actions(vec![
-            base("git.push".to_owned(), Effect::Read)
+    match read_push(body) {
+        // Nothing to change is still a POST: never judged lighter than one.
+        Ok(push) if push.updates.is_empty() && push.options.is_empty() => Reading::Actions(vec![
+            base("git.push".to_owned(), Effect::Write)
                 .with_detail(format!("git push to {at}: no ref updates")),
         ]),
-        Ok(updates) => Reading::Actions(
-            updates
+        Ok(push) => Reading::Actions(
+            push.updates
                 .iter()
                 .map(|update| {
                     let (effect, what) = judge(manifest, update);
@@ -88,6 +110,14 @@ fn read_push(
                             short_id(&update.new)
                         ))
                 })
+                // What a forge does with push options (GitLab merges a request into
+                // main, sets CI variables) cannot be told from here: a human says.
+                .chain((!push.options.is_empty()).then(|| {
+                    base("git.push".to_owned(), Effect::Unknown).with_detail(format!(
+                        "git push to {at} with push options {:?}, which the forge may act on",
+                        push.options
+                    ))
+                }))
                 .collect(),
         ),
         Err(error) => Reading::Unreadable {
@@ -102,10 +132,13 @@ fn read_push(
 
 fn judge(manifest: &Manifest, update: &RefUpdate) -> (Effect, String) {
     let name = &update.name;
+    let protected = manifest.git.is_protected(&update.name, update.short_name());
     match update.change() {
+        // A new `release/…` or `production` branch is what starts a deployment.
+        RefChange::Create if protected => (Effect::Destroy, format!("creates protected {name}")),
         RefChange::Create => (Effect::Write, format!("creates {name}")),
         RefChange::Delete => (Effect::Destroy, format!("deletes {name}")),
-        RefChange::Update if manifest.git.is_protected(&update.name, update.short_name()) => (
+        RefChange::Update if protected => (
             Effect::Destroy,
             format!(
                 "moves protected {name}, which may be a force-push over it (the request cannot show a fast-forward)"

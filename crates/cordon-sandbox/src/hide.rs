@@ -32,6 +32,7 @@ const HOME_SOCKET_DIRS: &[&str] = &[
     ".docker/run",
     ".docker/desktop",
     ".colima",
+    ".config/colima",
     ".lima",
     ".orbstack",
     ".rd",

@@ -191,7 +191,13 @@ pub fn workspace_secrets(
             continue;
         }
         if entry.file_type().is_file() {
-            files.push((entry.ino(), entry.path().to_path_buf()));
+            // A followed symlink's listing number is the link's own, not its target's.
+            let ino = if entry.path_is_symlink() {
+                entry.metadata().map_or(0, |m| m.ino())
+            } else {
+                entry.ino()
+            };
+            files.push((ino, entry.path().to_path_buf()));
         }
     }
     let numbers: HashSet<u64> = inodes.iter().map(|(_, ino)| *ino).collect();

@@ -151,17 +151,13 @@ impl SnapshotEntry {
             if !same_inode {
                 return Ok(false);
             }
-            if nanos(meta.ctime(), meta.ctime_nsec()) == ctime_ns {
-                return Ok(true);
+            // An entry recorded racily was hashed because its times cannot be
+            // trusted (a second write in the same clock tick leaves ctime as it was):
+            // only its content says whether it is the same.
+            if let Some(recorded) = &self.sha256 {
+                return Ok(Self::capture(rel, path, &meta)?.sha256.as_ref() == Some(recorded));
             }
-            // Changed since, or (for an entry recorded racily) maybe not: only its
-            // recorded content can say it is the same.
-            return Ok(match &self.sha256 {
-                Some(recorded) => {
-                    Self::capture(rel, path, &meta)?.sha256.as_ref() == Some(recorded)
-                }
-                None => false,
-            });
+            return Ok(nanos(meta.ctime(), meta.ctime_nsec()) == ctime_ns);
         }
         let now = Self::capture(rel, path, &meta)?;
         Ok(match (self.kind, now.kind) {

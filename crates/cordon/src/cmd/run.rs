@@ -59,7 +59,13 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         sandbox = sandbox.read_only(loaded.resolve_path(path));
     }
     for path in &filesystem.write {
-        sandbox = sandbox.writable(loaded.resolve_path(path));
+        // Looking without acting holds for the extra writable paths too: they are
+        // the host's own, with no copy to review.
+        sandbox = if read_only {
+            sandbox.read_only(loaded.resolve_path(path))
+        } else {
+            sandbox.writable(loaded.resolve_path(path))
+        };
     }
     let mut patterns = Vec::new();
     for pattern in &filesystem.hide {
