@@ -96,7 +96,7 @@ pub fn read_request(manifest: &Manifest, facts: &RequestFacts<'_>) -> Reading {
         Action::new(Gate::Http, operation, effect)
             .with_host(facts.authority.host.clone())
             .with_method(facts.method)
-            .with_url_path(facts.path)
+            .with_url_path(normalized_path(facts.path))
     };
     // A compressed body is judged as the destination will read it.
     match decoded_body(facts.content_encoding, facts.body, facts.body_limit) {
@@ -148,15 +148,67 @@ fn read_decoded(
     }
 }
 
-/// The most dangerous effect a declared route gives this request, if one matches.
+/// The most dangerous effect a declared route gives this request, if one matches its
+/// path as sent or as a server would resolve it (decoded, dot segments applied,
+/// doubled slashes collapsed, in either case).
 fn route_effect(manifest: &Manifest, facts: &RequestFacts<'_>) -> Option<Effect> {
+    let normalized = normalized_path(facts.path);
+    let lower = normalized.to_ascii_lowercase();
+    let host = &facts.authority.host;
     manifest
         .network
         .routes
         .iter()
-        .filter(|r| r.matches(&facts.authority.host, facts.method, facts.path))
+        .filter(|r| {
+            [facts.path, normalized.as_str(), lower.as_str()]
+                .iter()
+                .any(|path| r.matches(host, facts.method, path))
+        })
         .map(|r| r.effect.0)
         .max_by_key(|e| danger(*e))
+}
+
+/// A URL path as a server resolves it before routing: percent-escapes decoded, `.`
+/// and empty segments dropped, `..` applied, no trailing slash. Policy sees this form,
+/// so `/repos/acme/../../admin` is not under `/repos/acme/*` and `/v1/x/%64elete` is
+/// `/v1/x/delete`. Hand-written: the `url` crate keeps `%2e%2e` and `%2f` as they are.
+pub fn normalized_path(path: &str) -> String {
+    let decoded: Vec<u8> = {
+        let bytes = path.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            match (
+                bytes.get(i),
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(b'%'), Some(high), Some(low)) => {
+                    out.push(u8::try_from(high * 16 + low).unwrap_or(b'%'));
+                    i += 3;
+                }
+                (Some(b), _, _) => {
+                    out.push(*b);
+                    i += 1;
+                }
+                (None, _, _) => break,
+            }
+        }
+        out
+    };
+    let text = String::from_utf8_lossy(&decoded);
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in text.split(['/', '\\']) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    format!("/{}", segments.join("/"))
 }
 
 /// `actions` with every effect raised to at least `effect`, saying so in the detail.

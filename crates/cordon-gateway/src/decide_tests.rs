@@ -560,3 +560,45 @@ effect = "destroy"
         [Effect::Read]
     );
 }
+
+#[test]
+fn paths_are_judged_as_a_server_resolves_them() {
+    for (sent, resolved) in [
+        ("/v1/projects", "/v1/projects"),
+        ("/repos/acme/../../admin", "/admin"),
+        ("/repos/acme/%2e%2e/%2E%2E/admin", "/admin"),
+        ("//v1//x/./y/", "/v1/x/y"),
+        ("/v1/x/%64elete", "/v1/x/delete"),
+        ("/a/..\\..\\b", "/b"),
+        ("/%zz/ok", "/%zz/ok"),
+    ] {
+        assert_eq!(normalized_path(sent), resolved, "{sent}");
+    }
+    let m = Manifest::parse(
+        "[task]\nname = \"t\"\n[[network.route]]\nhost = \"api.example.com\"\npaths = [\"/v1/volumes/*/delete\"]\neffect = \"destroy\"\n",
+        "cordon.toml",
+    )
+    .unwrap();
+    let authority = crate::host::parse_authority("api.example.com", 443).unwrap();
+    for path in [
+        "/v1/volumes/x/%64elete",
+        "//v1/volumes/x/delete",
+        "/V1/Volumes/x/DELETE",
+        "/v1/volumes/x/delete/",
+    ] {
+        let a = actions(read_request(
+            &m,
+            &RequestFacts {
+                method: "POST",
+                authority: &authority,
+                path,
+                query: None,
+                content_type: None,
+                content_encoding: None,
+                body: b"",
+                body_limit: 1 << 20,
+            },
+        ));
+        assert_eq!(a[0].effect, Effect::Destroy, "{path}");
+    }
+}

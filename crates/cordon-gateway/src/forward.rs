@@ -12,11 +12,12 @@ use rustls::pki_types::ServerName;
 
 use crate::Gateway;
 use crate::credentials::Carried;
-use crate::decide::{Reading, RequestFacts, read_request};
+use crate::decide::{Reading, RequestFacts, method_effect, read_request};
 use crate::host::{Authority, parse_authority};
 use crate::pool::{Destination, Sender};
 use crate::respond::{Body, problem, refusal};
 use crate::scrub::Scrubbed;
+use cordon_classify::danger;
 
 /// How the request reached the gateway, and so how it goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +106,12 @@ impl Gateway {
                 );
             }
         };
-        let method = parts.method.as_str().to_ascii_uppercase();
+        // A method override (`X-HTTP-Method-Override: DELETE` on a POST) is honoured by
+        // many frameworks: the request is judged by whichever of the two is worse.
+        let sent = parts.method.as_str().to_ascii_uppercase();
+        let method = override_method(&parts.headers)
+            .filter(|o| danger(method_effect(o)) > danger(method_effect(&sent)))
+            .unwrap_or(sent);
         let content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
@@ -419,4 +425,18 @@ fn humantime_secs(ttl: std::time::Duration) -> String {
         s if s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
     }
+}
+
+/// The method named by an override header, upper-cased, if any.
+fn override_method(headers: &HeaderMap) -> Option<String> {
+    [
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+    ]
+    .iter()
+    .find_map(|name| headers.get(*name))
+    .and_then(|v| v.to_str().ok())
+    .map(|m| m.trim().to_ascii_uppercase())
+    .filter(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_alphabetic()))
 }

@@ -694,6 +694,16 @@ fn a_post_the_manifest_declares_destructive_waits_for_a_human() {
     ]);
     assert_ne!(other.status, 428, "{other}");
     assert!(s.provider_saw().contains("resize"));
+    // A POST that asks the framework to treat it as a DELETE is judged as one.
+    let overridden = s.curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "X-HTTP-Method-Override: DELETE",
+        &format!("http://allowed.test:{}/volumes/vol_stg_1", s.railway.port),
+    ]);
+    assert_eq!(overridden.status, 428, "{overridden}");
+    assert_eq!(json(&overridden)["action"]["effect"], "destroy");
 }
 
 #[test]
