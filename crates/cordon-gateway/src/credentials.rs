@@ -242,6 +242,30 @@ impl Credentials {
         }
     }
 
+    /// `value` with credential `index`'s real secret replaced by its phantom, in the
+    /// clear and in the base64 form basic auth sends (`user:secret`), when it holds
+    /// either: a response header that echoes the token (`Location`, `Set-Cookie`).
+    pub(crate) fn scrub_header(&self, index: usize, value: &str) -> Option<String> {
+        let held = self.held.get(index)?;
+        let mut forms = vec![(held.secret.clone(), held.phantom.clone())];
+        if let Some(Injection::Basic { user }) = &held.credential.inject {
+            let encode = |secret: &str| {
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+            };
+            forms.push((encode(&held.secret), encode(&held.phantom)));
+        }
+        forms
+            .iter()
+            .any(|(secret, _)| value.contains(secret.as_str()))
+            .then(|| {
+                forms
+                    .iter()
+                    .fold(value.to_owned(), |text, (secret, phantom)| {
+                        text.replace(secret.as_str(), phantom)
+                    })
+            })
+    }
+
     /// What replaces credential `index`'s real secret by its phantom in a response
     /// (an API that echoes the token it was sent).
     pub(crate) fn scrubber(&self, index: usize) -> Option<Scrubber> {

@@ -231,3 +231,19 @@ fn a_phantom_dies_with_its_tasks_ttl() {
         Carried::RealSecret(0)
     );
 }
+
+#[test]
+fn echoes_in_headers_are_scrubbed_in_the_clear_and_as_basic_auth() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let creds = railway(dir.path(), r#"inject = { basic_user = "git" }"#);
+    let phantom = creds.phantoms().remove(0).1;
+    let clear = creds
+        .scrub_header(0, "https://x.test/cb?token=rw_real_token_7f3abc")
+        .unwrap();
+    assert_eq!(clear, format!("https://x.test/cb?token={phantom}"));
+    let encoded = base64::engine::general_purpose::STANDARD.encode("git:rw_real_token_7f3abc");
+    let scrubbed = creds.scrub_header(0, &format!("Basic {encoded}")).unwrap();
+    assert!(!scrubbed.contains(&encoded), "{scrubbed}");
+    assert_eq!(creds.scrub_header(0, "nothing here"), None);
+}

@@ -195,6 +195,16 @@ impl Gateway {
         let (mut parts, body) = response.into_parts();
         // A phantom need not be as long as its secret.
         parts.headers.remove(header::CONTENT_LENGTH);
+        for value in parts.headers.values_mut() {
+            let scrubbed = value
+                .to_str()
+                .ok()
+                .and_then(|text| self.credentials().scrub_header(index, text))
+                .and_then(|clean| HeaderValue::from_str(&clean).ok());
+            if let Some(clean) = scrubbed {
+                *value = clean;
+            }
+        }
         Response::from_parts(parts, Scrubbed::new(body, scrubber).boxed())
     }
 
