@@ -106,19 +106,24 @@ pub fn read_push(body: &[u8]) -> Result<Push, PushError> {
     Ok(push)
 }
 
+/// The next pkt-line of `rest`, and what follows it.
+fn next_line(rest: &[u8]) -> Result<(PacketLineRef<'_>, &[u8]), PushError> {
+    match streaming(rest) {
+        Ok(Stream::Complete {
+            line,
+            bytes_consumed,
+        }) => Ok((line, rest.get(bytes_consumed..).unwrap_or_default())),
+        Ok(Stream::Incomplete { .. }) => Err(PushError::Truncated),
+        Err(e) => Err(PushError::Framing(e.to_string())),
+    }
+}
+
 /// Push options: pkt-lines after the commands' flush, up to the next flush.
 fn push_options(mut rest: &[u8]) -> Result<Vec<String>, PushError> {
     let mut options = Vec::new();
     loop {
-        let (line, consumed) = match streaming(rest) {
-            Ok(Stream::Complete {
-                line,
-                bytes_consumed,
-            }) => (line, bytes_consumed),
-            Ok(Stream::Incomplete { .. }) => return Err(PushError::Truncated),
-            Err(e) => return Err(PushError::Framing(e.to_string())),
-        };
-        rest = rest.get(consumed..).unwrap_or_default();
+        let (line, after) = next_line(rest)?;
+        rest = after;
         match line {
             PacketLineRef::Flush => return Ok(options),
             PacketLineRef::Data(data) => {
@@ -145,15 +150,8 @@ fn commands(body: &[u8]) -> Result<(Vec<RefUpdate>, bool, &[u8]), PushError> {
     let mut rest = body;
     let mut line_number = 0usize;
     loop {
-        let (line, consumed) = match streaming(rest) {
-            Ok(Stream::Complete {
-                line,
-                bytes_consumed,
-            }) => (line, bytes_consumed),
-            Ok(Stream::Incomplete { .. }) => return Err(PushError::Truncated),
-            Err(e) => return Err(PushError::Framing(e.to_string())),
-        };
-        rest = rest.get(consumed..).unwrap_or_default();
+        let (line, after) = next_line(rest)?;
+        rest = after;
         line_number += 1;
         let data = match line {
             PacketLineRef::Flush => return Ok((updates, options_follow, rest)),

@@ -16,7 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::net::{TcpListener, UnixListener};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
 use tokio::sync::Semaphore;
 
 use crate::credentials::Credentials;
@@ -87,14 +87,29 @@ impl Gateway {
 
     /// Serves clients on a TCP listener until the listener fails.
     pub async fn serve_tcp(self: Arc<Self>, listener: TcpListener) -> io::Result<()> {
+        self.serve_accepted(listener, |gateway, stream| gateway.serve_connection(stream))
+            .await
+    }
+
+    /// Accepts on `listener` until it fails, each connection served by `serve` while it
+    /// holds one of the gateway's connection permits.
+    pub(crate) async fn serve_accepted<F, Fut>(
+        self: Arc<Self>,
+        listener: TcpListener,
+        serve: F,
+    ) -> io::Result<()>
+    where
+        F: Fn(Arc<Self>, TcpStream) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         loop {
             let permit = self.connection_permit().await?;
             match listener.accept().await {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    let gateway = self.clone();
+                    let served = serve(self.clone(), stream);
                     tokio::spawn(async move {
-                        gateway.serve_connection(stream).await;
+                        served.await;
                         drop(permit);
                     });
                 }

@@ -36,20 +36,10 @@ impl Gateway {
         listener: TcpListener,
         port: u16,
     ) -> io::Result<()> {
-        loop {
-            let permit = self.connection_permit().await?;
-            match listener.accept().await {
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let gateway = self.clone();
-                    tokio::spawn(async move {
-                        gateway.serve_transparent(stream, port).await;
-                        drop(permit);
-                    });
-                }
-                Err(e) => crate::proxy::accept_failed(e).await?,
-            }
-        }
+        self.serve_accepted(listener, move |gateway, stream| {
+            gateway.serve_transparent(stream, port)
+        })
+        .await
     }
 
     async fn serve_transparent(self: Arc<Self>, stream: TcpStream, port: u16) {
