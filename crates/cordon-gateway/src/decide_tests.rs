@@ -580,6 +580,21 @@ fn paths_are_judged_as_a_server_resolves_them() {
     )
     .unwrap();
     let authority = crate::host::parse_authority("api.example.com", 443).unwrap();
+    // Policy (a [[network.rule]] on `/repos/acme/*`) sees the resolved path.
+    let escaped = actions(read_request(
+        &m,
+        &RequestFacts {
+            method: "GET",
+            authority: &authority,
+            path: "/repos/acme/%2e%2e/../admin",
+            query: None,
+            content_type: None,
+            content_encoding: None,
+            body: b"",
+            body_limit: 1 << 20,
+        },
+    ));
+    assert_eq!(escaped[0].url_path.as_deref(), Some("/admin"));
     for path in [
         "/v1/volumes/x/%64elete",
         "//v1/volumes/x/delete",

@@ -6,7 +6,7 @@
 //! plain HTTP for `plain.test`.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::common::Run;
@@ -90,26 +90,38 @@ allow = ["graphql.query.*", "http.GET"]
     }
 
     fn run_with(&self, flags: &[&str], script: &str) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-            .arg("--policy")
-            .arg(&self.manifest)
-            .arg("run")
-            .args(flags)
-            .arg("--upstream-ca")
-            .arg(&self.upstream_ca)
-            .args(["--", "bash", "-c", script])
+        let mut command = cordon_run(&self.manifest, &self.upstream_ca, flags, script);
+        command
             .current_dir(&self.ws)
             .env("CORDON_HOME", &self.cordon_home)
-            .env("RAILWAY_TOKEN", TOKEN)
-            .env_remove("CORDON_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            .env("RAILWAY_TOKEN", TOKEN);
+        finished(&mut command)
+    }
+}
+
+/// `cordon --policy MANIFEST run FLAGS --upstream-ca CA -- bash -c SCRIPT`, with no
+/// input and cordon's own log left off; the caller adds where and with what.
+fn cordon_run(manifest: &Path, upstream_ca: &Path, flags: &[&str], script: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cordon"));
+    command
+        .arg("--policy")
+        .arg(manifest)
+        .arg("run")
+        .args(flags)
+        .arg("--upstream-ca")
+        .arg(upstream_ca)
+        .args(["--", "bash", "-c", script])
+        .env_remove("CORDON_LOG")
+        .stdin(Stdio::null());
+    command
+}
+
+fn finished(command: &mut Command) -> Run {
+    let out = command.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
 
@@ -292,25 +304,12 @@ allow = ["git.fetch", "git.push"]
         grep -o 'HTTP [0-9]*' /tmp/main.out | head -n 1 | sed 's/^/main_error=/'
         "#
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .arg("--policy")
-        .arg(&manifest)
-        .arg("run")
-        .arg("--upstream-ca")
-        .arg(&forge.upstream_ca)
-        .args(["--", "bash", "-c", &script])
-        .current_dir(&ws)
-        .env("CORDON_HOME", base.join("cordon-home"))
-        .env("GIT_TOKEN", GIT_TOKEN)
-        .env_remove("CORDON_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let run = finished(
+        cordon_run(&manifest, &forge.upstream_ca, &[], &script)
+            .current_dir(&ws)
+            .env("CORDON_HOME", base.join("cordon-home"))
+            .env("GIT_TOKEN", GIT_TOKEN),
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let pushed = ok(&git_at(&forge.bare, &["rev-parse", "refs/heads/agent-fix"]));
     assert_eq!(field(&run, "feature"), pushed);
@@ -417,25 +416,12 @@ fn pip_npm_and_cargo_fetch_from_their_registries_through_the_gateway() {
         tail -n 5 /tmp/pip.out /tmp/npm.out /tmp/cargo.out
         "#
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .arg("--policy")
-        .arg(&manifest)
-        .arg("run")
-        .arg("--upstream-ca")
-        .arg(&upstream_ca)
-        .args(["--", "bash", "-c", &script])
-        .current_dir(&ws)
-        .env("CORDON_HOME", base.join("cordon-home"))
-        .env_remove("CORDON_LOG")
-        .env_remove("CARGO_TARGET_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let run = finished(
+        cordon_run(&manifest, &upstream_ca, &[], &script)
+            .current_dir(&ws)
+            .env("CORDON_HOME", base.join("cordon-home"))
+            .env_remove("CARGO_TARGET_DIR"),
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(
         field(&run, "pip"),
