@@ -14,7 +14,7 @@ use crate::frame::Frame;
 use crate::jsonrpc::{self, Id};
 use crate::judge::Judge;
 use crate::proxy::{ProxyError, note};
-use crate::session::{Options, Out, Session};
+use crate::session::{Held, Options, Out, Session};
 use crate::{sse, versions};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
@@ -205,11 +205,30 @@ async fn post(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Body>
     }
     let session = session_for(&shared, &headers);
     let line = body.to_vec();
-    let outs = on_session(&session, move |s| {
+    let mut outs = on_session(&session, move |s| {
         s.from_client(Frame::Line(line), Instant::now())
     })
     .await
     .unwrap_or_default();
+    if let Some(held) = take_held(&mut outs) {
+        // The request stays open while a human decides; other requests of the
+        // session go on, since the session is not locked meanwhile.
+        let judge = shared.judge.clone();
+        let waited = tokio::task::spawn_blocking(move || {
+            let verdict = judge.authorize_holding(&held.action);
+            (held, verdict)
+        })
+        .await;
+        if let Ok((held, verdict)) = waited {
+            outs.extend(
+                on_session(&session, move |s| {
+                    s.decided(*held, &verdict, Instant::now())
+                })
+                .await
+                .unwrap_or_default(),
+            );
+        }
+    }
     let (to_server, to_client) = split(outs);
     let Some(message) = to_server.into_iter().next() else {
         return match to_client.into_iter().next() {
@@ -487,10 +506,19 @@ fn split(outs: Vec<Out>) -> (Vec<Value>, Vec<Value>) {
             Out::ToServer(m) => to_server.push(m),
             Out::ToClient(m) => to_client.push(m),
             Out::Note(line) => note(&line),
-            Out::Stop => {}
+            Out::Stop | Out::Hold(_) => {}
         }
     }
     (to_server, to_client)
+}
+
+/// The held call among a message's outcomes (one message holds at most one call).
+fn take_held(outs: &mut Vec<Out>) -> Option<Box<Held>> {
+    let at = outs.iter().position(|o| matches!(o, Out::Hold(_)))?;
+    match outs.remove(at) {
+        Out::Hold(held) => Some(held),
+        _ => None,
+    }
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {

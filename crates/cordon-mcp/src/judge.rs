@@ -12,6 +12,12 @@ pub trait Judge: Send + Sync {
     fn evaluate(&self, action: &Action) -> Verdict;
     /// The decision, recorded before it is returned.
     fn authorize(&self, action: &Action) -> Verdict;
+    /// The decision for a gate in hold mode: a call that needs a human waits for
+    /// one (see `Authorizer::authorize_holding`). Blocks; never call it on a runtime
+    /// thread.
+    fn authorize_holding(&self, action: &Action) -> Verdict {
+        self.authorize(action)
+    }
     /// Records a refusal the proxy made before policy was asked (an argument that
     /// breaks a declared constraint), so every refusal is on record.
     fn record(&self, action: &Action, verdict: &Verdict);
@@ -40,6 +46,10 @@ impl Judge for Authorizer {
 
     fn authorize(&self, action: &Action) -> Verdict {
         Authorizer::authorize(self, action)
+    }
+
+    fn authorize_holding(&self, action: &Action) -> Verdict {
+        Authorizer::authorize_holding(self, action)
     }
 
     fn record(&self, action: &Action, verdict: &Verdict) {

@@ -24,4 +24,4 @@ pub mod versions;
 pub use http::{Upstream, serve_http};
 pub use judge::{Judge, PolicyOnly};
 pub use proxy::{Ended, Outcome, ProxyError, serve, spawn};
-pub use session::{Options, Out, Session, UnknownTool};
+pub use session::{Held, Options, Out, Session, UnknownTool};

@@ -4,7 +4,8 @@
 
 use crate::frame::{Frame, read_frame};
 use crate::judge::Judge;
-use crate::session::{Options, Out, Session};
+use crate::session::{Held, Options, Out, Session};
+use cordon_core::Verdict;
 use serde_json::Value;
 use std::ffi::OsString;
 use std::process::ExitStatus;
@@ -47,6 +48,8 @@ enum Event {
     Client(Frame),
     Server(Frame),
     Tick,
+    /// A held call's verdict, from the thread that waited for a human.
+    Decided(Box<Held>, Verdict),
 }
 
 /// Starts `command` with piped stdin and stdout (its stderr is the proxy's).
@@ -99,7 +102,7 @@ where
     let readers = [
         tokio::spawn(read_side(client_in, max, events.clone(), Event::Client)),
         tokio::spawn(read_side(server_out, max, events.clone(), Event::Server)),
-        tokio::spawn(tick(events)),
+        tokio::spawn(tick(events.clone())),
     ];
     let client_writer = tokio::spawn(write_side(client_out, client_rx));
     let server_writer = tokio::spawn(write_side(server_in, server_rx));
@@ -110,7 +113,8 @@ where
     // added to a call's latency. A decision that waits longer (an fdatasync for a
     // destroy) holds one worker; the readers and writers run on the others.
     let decided: Result<Ended, ProxyError> = async {
-        let mut session = Session::new(judge, options);
+        let events = events;
+        let mut session = Session::new(judge.clone(), options);
         while let Some(event) = incoming.recv().await {
             let out = match event {
                 Event::Client(frame) => {
@@ -121,6 +125,7 @@ where
                 }
                 Event::Server(frame) => session.from_server(frame),
                 Event::Tick => session.expire(Instant::now()),
+                Event::Decided(held, verdict) => session.decided(*held, &verdict, Instant::now()),
             };
             for item in out {
                 match item {
@@ -134,6 +139,16 @@ where
                     }
                     Out::Note(line) => note(&line),
                     Out::Stop => return Ok(Ended::ServerGone),
+                    // The wait for a human is a blocked thread of its own; the
+                    // conversation goes on.
+                    Out::Hold(held) => {
+                        let judge = judge.clone();
+                        let events = events.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let verdict = judge.authorize_holding(&held.action);
+                            let _ = events.blocking_send(Event::Decided(held, verdict));
+                        });
+                    }
                 }
             }
         }

@@ -11,6 +11,7 @@ use crate::jsonrpc::{self, Id, Message};
 use crate::judge::Judge;
 use crate::tools::{self, Reading};
 use crate::versions;
+use cordon_core::manifest::ApprovalMode;
 use cordon_core::{Action, Decision, Effect, Verdict};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -51,6 +52,20 @@ pub enum Out {
     Note(String),
     /// The conversation cannot go on (the server is gone or broke the framing).
     Stop,
+    /// A call that needs a human, in hold mode (`approval.mode = "hold"`): the proxy
+    /// decides it with [`Judge::authorize_holding`] off the session, which goes on
+    /// with other messages meanwhile, and hands the verdict to [`Session::decided`].
+    Hold(Box<Held>),
+}
+
+/// A `tools/call` waiting for a human's decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    /// What is decided (the call's strictest reading, attributed).
+    pub action: Action,
+    client_id: Id,
+    params: Option<Value>,
+    why: String,
 }
 
 struct Pending {
@@ -71,12 +86,16 @@ pub struct Session {
     /// the manifest, which a session never changes, so a call asks policy once less.
     declared: HashMap<String, bool>,
     protocol: Option<String>,
+    /// `approval.mode = "hold"`: calls that need a human wait for one.
+    hold: bool,
+    /// Client ids of held calls: still in use until their answer.
+    held: std::collections::HashSet<Id>,
 }
 
 impl Session {
     pub fn new(judge: Arc<dyn Judge>, options: Options) -> Session {
         Session {
-            judge,
+            judge: judge.clone(),
             options,
             pending: HashMap::new(),
             by_client: HashMap::new(),
@@ -84,6 +103,8 @@ impl Session {
             annotations: HashMap::new(),
             declared: HashMap::new(),
             protocol: None,
+            hold: judge.manifest().manifest.approval.mode == ApprovalMode::Hold,
+            held: std::collections::HashSet::new(),
         }
     }
 
@@ -144,7 +165,7 @@ impl Session {
         mut params: Option<Value>,
         now: Instant,
     ) -> Vec<Out> {
-        if self.by_client.contains_key(&id) {
+        if self.by_client.contains_key(&id) || self.held.contains(&id) {
             return vec![Out::ToClient(jsonrpc::error(
                 Some(&id),
                 jsonrpc::INVALID_REQUEST,
@@ -173,8 +194,51 @@ impl Session {
                     notes.push(Out::ToClient(answer));
                     return notes;
                 }
+                Gated::Hold(action, why) => {
+                    self.held.insert(id.clone());
+                    notes.push(Out::Note(format!(
+                        "cordon mcp: holding `{}` until a human decides: {why}",
+                        action.detail
+                    )));
+                    notes.push(Out::Hold(Box::new(Held {
+                        action: *action,
+                        client_id: id,
+                        params,
+                        why,
+                    })));
+                    return notes;
+                }
             }
         }
+        notes.push(self.forward(id, method, params, now));
+        notes
+    }
+
+    /// The verdict on a held call: it goes to the server, or its answer is the refusal.
+    pub fn decided(&mut self, held: Held, verdict: &Verdict, now: Instant) -> Vec<Out> {
+        let Held {
+            action,
+            client_id,
+            params,
+            why,
+        } = held;
+        self.held.remove(&client_id);
+        let name = action.attributes.get("gen_ai.tool.name").cloned();
+        let answer = match verdict.decision {
+            Decision::Allow => {
+                return vec![self.forward(client_id, "tools/call".to_owned(), params, now)];
+            }
+            Decision::Deny if undeclared(verdict) => {
+                self.unknown_tool(&client_id, name.as_deref().unwrap_or(""))
+            }
+            Decision::Deny => refusal(&client_id, verdict),
+            Decision::Confirm => confirmation(&client_id, &why, verdict),
+        };
+        vec![Out::ToClient(answer)]
+    }
+
+    /// Sends a request on under an id of the proxy's.
+    fn forward(&mut self, id: Id, method: String, params: Option<Value>, now: Instant) -> Out {
         let proxy_id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
         self.by_client.insert(id.clone(), proxy_id);
@@ -186,15 +250,14 @@ impl Session {
                 sent: now,
             },
         );
-        notes.push(Out::ToServer(
+        Out::ToServer(
             Message::Request {
                 id: Id::Number(proxy_id),
                 method,
                 params,
             }
             .to_value(),
-        ));
-        notes
+        )
     }
 
     /// A cancellation names the request by the client's id; the server knows it by
@@ -428,6 +491,11 @@ impl Session {
             Reading::Actions(actions) => {
                 let chosen = self.strictest(actions);
                 let action = self.attributes(chosen.0, "tools/call", id, Some(name));
+                // Policy alone says whether a human is needed; nothing is recorded
+                // here, holding records each step itself.
+                if self.hold && self.judge.evaluate(&action).decision == Decision::Confirm {
+                    return Gated::Hold(Box::new(action), chosen.1);
+                }
                 let verdict = self.judge.authorize(&action);
                 match verdict.decision {
                     Decision::Allow => Gated::Forward,
@@ -492,6 +560,7 @@ impl Session {
 enum Gated {
     Forward,
     Answer(Value),
+    Hold(Box<Action>, String),
 }
 
 /// A refusal by `[tools] allow`: the tool does not exist for this task.
