@@ -23,5 +23,5 @@ pub mod versions;
 
 pub use http::{Upstream, serve_http};
 pub use judge::{Judge, PolicyOnly};
-pub use proxy::{Ended, Outcome, ProxyError, serve, spawn};
+pub use proxy::{Ended, Outcome, ProxyError, Server, ServerProcess, serve, serve_server, spawn};
 pub use session::{Held, Options, Out, Session, UnknownTool};

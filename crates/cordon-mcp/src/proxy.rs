@@ -40,8 +40,30 @@ pub enum Ended {
 #[derive(Debug)]
 pub struct Outcome {
     pub ended: Ended,
-    /// The server's exit status, when it exited (it is killed if it lingers).
-    pub server: Option<ExitStatus>,
+    /// How the server exited, in words, when it did (it is killed if it lingers).
+    pub server: Option<String>,
+}
+
+/// The server process behind the proxy, however it was started (a plain child, or
+/// one in a sandbox of its own).
+pub trait ServerProcess: Send {
+    /// Waits for it to exit; how it exited, in words.
+    fn wait(&mut self) -> impl Future<Output = Option<String>> + Send;
+    /// Stops it at once.
+    fn kill(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+impl ServerProcess for Child {
+    async fn wait(&mut self) -> Option<String> {
+        Child::wait(self)
+            .await
+            .ok()
+            .map(|s: ExitStatus| s.to_string())
+    }
+
+    async fn kill(&mut self) {
+        let _ = Child::kill(self).await;
+    }
 }
 
 enum Event {
@@ -94,6 +116,41 @@ where
             "the server's stdin and stdout are not piped".to_owned(),
         ));
     };
+    let server = Server {
+        input: server_in,
+        output: server_out,
+        process: child,
+    };
+    serve_server(judge, options, client_in, client_out, server).await
+}
+
+/// A server's standard input and output, and the process behind them.
+pub struct Server<W, R, P> {
+    pub input: W,
+    pub output: R,
+    pub process: P,
+}
+
+/// [`serve`] for a server started some other way (in a sandbox, say).
+pub async fn serve_server<I, O, W, R, P>(
+    judge: Arc<dyn Judge>,
+    options: Options,
+    client_in: I,
+    client_out: O,
+    server: Server<W, R, P>,
+) -> Result<Outcome, ProxyError>
+where
+    I: AsyncRead + Unpin + Send + 'static,
+    O: AsyncWrite + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
+    P: ServerProcess,
+{
+    let Server {
+        input: server_in,
+        output: server_out,
+        process: mut child,
+    } = server;
     let max = options.max_message;
     let (events, mut incoming) = mpsc::channel::<Event>(64);
     let (to_client, client_rx) = mpsc::channel::<Value>(64);
@@ -166,11 +223,14 @@ where
     let _ = client_writer.await;
     let _ = server_writer.await;
     let server = match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
-        Ok(Ok(status)) => Some(status),
-        _ => {
+        Ok(status) => status,
+        Err(_) => {
             note("cordon mcp: the MCP server did not exit after its input closed; killing it");
-            let _ = child.kill().await;
-            child.try_wait().ok().flatten()
+            child.kill().await;
+            tokio::time::timeout(EXIT_GRACE, child.wait())
+                .await
+                .ok()
+                .flatten()
         }
     };
     Ok(Outcome { ended, server })

@@ -49,5 +49,5 @@ pub use error::{KernelFeature, SandboxError, SetupStage};
 pub use hide::default_hidden_paths;
 #[cfg(target_os = "linux")]
 pub use linux::relay::{Human, Interjector, TerminalRelay, Typed};
-pub use sandbox::{Sandbox, SandboxChild};
+pub use sandbox::{Sandbox, SandboxChild, SandboxKiller};
 pub use secrets::{MAX_SCANNED, WORKSPACE_SECRETS, workspace_secrets};

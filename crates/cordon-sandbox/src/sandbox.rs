@@ -336,7 +336,32 @@ impl SandboxChild {
         }
     }
 
+    /// What kills this sandbox from another thread while this one waits in
+    /// [`wait`](Self::wait).
+    #[must_use]
+    pub fn killer(&self) -> SandboxKiller {
+        SandboxKiller { pid: self.pid }
+    }
+
     /// Kill the whole sandbox (`SIGKILL` to the helper; the rest follows).
+    pub fn kill(&self) -> Result<(), SandboxError> {
+        self.killer().kill()
+    }
+}
+
+/// Kills a sandbox whose [`SandboxChild`] is being waited for elsewhere. Use it only
+/// while that wait has not returned: once the sandbox is reaped its pid may be reused.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxKiller {
+    #[cfg_attr(
+        not(target_os = "linux"),
+        expect(dead_code, reason = "only Linux spawns")
+    )]
+    pid: i32,
+}
+
+impl SandboxKiller {
+    /// `SIGKILL` to the sandbox's helper; the rest of the sandbox follows.
     pub fn kill(&self) -> Result<(), SandboxError> {
         #[cfg(target_os = "linux")]
         {

@@ -275,7 +275,9 @@ these for its sandbox; run it yourself for agents that run elsewhere.")]
 cordon mcp -- npx -y @modelcontextprotocol/server-filesystem .\n  \
 cordon mcp --allow-tool 'echo' --allow-tool 'get-*' -- mcp-server-everything\n  \
 cordon --policy task/cordon.toml mcp --server github -- github-mcp-server stdio\n  \
-cordon mcp --server everything --upstream http://127.0.0.1:3001/mcp --listen 127.0.0.1:8931\n\n\
+cordon mcp --server everything --upstream http://127.0.0.1:3001/mcp --listen 127.0.0.1:8931\n  \
+cordon mcp --sandbox -- npx -y @modelcontextprotocol/server-filesystem .\n  \
+cordon mcp --server github          (starts cordon.toml's [mcp.servers.github], sandboxed)\n\n\
 Put it where the MCP client starts the server (its command and args). The client\n\
 speaks to cordon on stdin/stdout exactly as to the server; cordon's own lines go to\n\
 stderr. Tools are named SERVER.TOOL for policy ([tools] allow and [tools.args] in\n\
@@ -284,6 +286,9 @@ cordon.toml); SERVER is --server, else derived from the command (npx\n\
 missing from tools/list and a call to it is answered as an unknown tool. A call that\n\
 needs a human is answered with a tool error carrying `confirmation_required`, the\n\
 approval id and `cordon approve ID`; the identical call then goes through once.\n\
+A server started with --sandbox, or declared in [mcp.servers], runs in a sandbox of\n\
+its own with only its entry's hosts, paths and credentials. Inside `cordon run`,\n\
+`cordon mcp --server NAME` reaches the declared server the supervisor runs outside.\n\
 See docs/mcp.md.")]
     Mcp(McpArgs),
 }
@@ -324,10 +329,17 @@ pub struct McpArgs {
         requires = "upstream"
     )]
     pub listen: std::net::SocketAddr,
+    /// Start the server in a sandbox of its own: its own copy of the workspace (a task
+    /// to review with `cordon diff`), no network but the hosts and no credentials but
+    /// the phantoms its `[mcp.servers.NAME]` entry grants. A server the manifest
+    /// declares there is always sandboxed.
+    #[arg(long, conflicts_with = "upstream")]
+    pub sandbox: bool,
     /// The server's command and its arguments (after `--`, or after cordon's own
-    /// options: clients whose configuration cannot hold a `--` work too).
+    /// options: clients whose configuration cannot hold a `--` work too). Optional
+    /// with `--server NAME` when cordon.toml declares `[mcp.servers.NAME]`.
     #[arg(
-        required_unless_present = "upstream",
+        required_unless_present_any = ["upstream", "server"],
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "SERVER_CMD"

@@ -423,3 +423,86 @@ fn git_protected_refs_default_and_replace() {
     assert!(own.git.is_protected("refs/heads/trunk", "trunk"));
     assert!(own.git.is_protected("refs/tags/v1", "refs/tags/v1"));
 }
+
+const WITH_SERVERS: &str = r#"
+[task]
+name = "t"
+
+[network]
+allow = ["registry.npmjs.org"]
+
+[[credential]]
+name = "github"
+source = "env:GITHUB_TOKEN"
+hosts = ["api.github.com"]
+
+[[credential]]
+name = "stripe"
+source = "env:STRIPE_KEY"
+hosts = ["api.stripe.com"]
+
+[mcp.servers.github]
+command = ["github-mcp-server", "stdio"]
+hosts = ["uploads.github.com"]
+write = ["~/.cache/github-mcp"]
+credentials = ["github"]
+"#;
+
+fn loaded(text: &str) -> LoadedManifest {
+    LoadedManifest {
+        manifest: Manifest::parse(text, "cordon.toml").unwrap(),
+        path: None,
+        base_dir: PathBuf::from("/ws"),
+        extra_policies: Vec::new(),
+    }
+}
+
+#[test]
+fn a_credential_an_mcp_server_claims_is_its_alone() {
+    let task = loaded(WITH_SERVERS);
+    let names = |l: &LoadedManifest| -> Vec<String> {
+        l.manifest
+            .credentials
+            .iter()
+            .map(|c| c.name.get_ref().0.clone())
+            .collect()
+    };
+    assert_eq!(names(&task.for_agent()), ["stripe"]);
+    let github = task.for_mcp_server("github");
+    assert_eq!(names(&github), ["github"]);
+    let hosts: Vec<&str> = github
+        .manifest
+        .network
+        .allow
+        .iter()
+        .map(|h| h.0.as_str())
+        .collect();
+    assert_eq!(
+        hosts,
+        ["uploads.github.com"],
+        "the agent's hosts are not the server's"
+    );
+    assert_eq!(github.manifest.filesystem.write, ["~/.cache/github-mcp"]);
+    // A server without an entry gets nothing beyond the workspace.
+    let other = task.for_mcp_server("filesystem");
+    assert!(other.manifest.credentials.is_empty());
+    assert!(other.manifest.network.allow.is_empty());
+    assert!(other.manifest.filesystem.write.is_empty());
+}
+
+#[test]
+fn mcp_server_entries_are_checked() {
+    let e = err(&format!(
+        "{TASK}[mcp.servers.\"git.hub\"]\ncommand = [\"x\"]\n"
+    ));
+    assert!(e.message().contains("cannot name an MCP server"), "{e}");
+    let e = err(&format!("{TASK}[mcp.servers.gh]\ncommand = []\n"));
+    assert!(e.message().contains("empty command"), "{e}");
+    assert_eq!(e.line(), 4, "{e}");
+    let e = err(&format!(
+        "{TASK}[mcp.servers.gh]\ncommand = [\"x\"]\ncredentials = [\"nope\"]\n"
+    ));
+    assert!(e.message().contains("credential `nope`"), "{e}");
+    let e = err(&format!("{TASK}[mcp.servers.gh]\ncomand = [\"x\"]\n"));
+    assert!(e.message().contains("comand"), "{e}");
+}

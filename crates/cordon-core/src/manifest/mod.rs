@@ -40,6 +40,8 @@ pub struct Manifest {
     #[serde(default)]
     pub tools: ToolsSection,
     #[serde(default)]
+    pub mcp: McpSection,
+    #[serde(default)]
     pub git: GitSection,
     #[serde(default)]
     pub approval: ApprovalSection,
@@ -167,6 +169,46 @@ pub struct ToolsSection {
     /// Argument constraints, keyed by tool glob, then argument name.
     #[serde(default)]
     pub args: BTreeMap<String, BTreeMap<String, ArgConstraint>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpSection {
+    /// MCP servers cordon starts in sandboxes of their own, by name (their tools are
+    /// `NAME.TOOL` in `[tools]`).
+    #[serde(default)]
+    pub servers: BTreeMap<String, McpServer>,
+}
+
+/// One MCP server's profile: what its own sandbox grants, apart from the agent's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServer {
+    /// The command that starts it, speaking MCP over stdio.
+    pub command: Spanned<Vec<String>>,
+    /// Hosts its sandbox's gateway lets it reach (its credentials' hosts too).
+    #[serde(default)]
+    pub hosts: Vec<HostPattern>,
+    /// Paths it may read beyond the workspace and the system.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Paths it may write beyond its copy of the workspace.
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// `[[credential]]` names it gets as phantom tokens. A credential named here is
+    /// the server's alone: the agent's own sandbox does not carry it.
+    #[serde(default)]
+    pub credentials: Vec<Spanned<Identifier>>,
+}
+
+/// Whether `name` can name an MCP server: its tools are `name.tool`, so no dots, and
+/// it becomes part of file and variable names.
+pub fn is_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -424,6 +466,49 @@ impl LoadedManifest {
     pub fn resolve_path(&self, path: &str) -> PathBuf {
         absolutize(&self.base_dir, path)
     }
+
+    /// The task as the agent's own sandbox enforces it: credentials an `[mcp.servers]`
+    /// entry claims are that server's alone.
+    pub fn for_agent(&self) -> LoadedManifest {
+        let mut loaded = self.clone();
+        let claimed: Vec<&str> = self
+            .manifest
+            .mcp
+            .servers
+            .values()
+            .flat_map(|s| s.credentials.iter().map(|c| c.get_ref().0.as_str()))
+            .collect();
+        loaded
+            .manifest
+            .credentials
+            .retain(|c| !claimed.contains(&c.name.get_ref().0.as_str()));
+        loaded
+    }
+
+    /// The task as MCP server `name`'s sandbox enforces it: the hosts, paths and
+    /// credentials its entry grants, instead of the agent's; the rest (workspace,
+    /// hidden paths, rules that narrow, approvals, audit) as the task says. A server
+    /// without an entry gets no network, no credentials and no extra paths.
+    pub fn for_mcp_server(&self, name: &str) -> LoadedManifest {
+        let mut loaded = self.clone();
+        let entry = self.manifest.mcp.servers.get(name);
+        let manifest = &mut loaded.manifest;
+        manifest.network.allow = entry.map(|e| e.hosts.clone()).unwrap_or_default();
+        manifest.filesystem.read = entry.map(|e| e.read.clone()).unwrap_or_default();
+        manifest.filesystem.write = entry.map(|e| e.write.clone()).unwrap_or_default();
+        let granted: Vec<&str> = entry
+            .map(|e| {
+                e.credentials
+                    .iter()
+                    .map(|c| c.get_ref().0.as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        manifest
+            .credentials
+            .retain(|c| granted.contains(&c.name.get_ref().0.as_str()));
+        loaded
+    }
 }
 
 /// Makes `path` absolute against `base` and expands a leading `~`, without touching the
@@ -505,6 +590,45 @@ impl Manifest {
                     format!("credential `{name}` needs `env_var`"),
                     Some("say which variable inside the sandbox carries its phantom token, e.g. `env_var = \"API_TOKEN\"`".to_owned()),
                 ));
+            }
+        }
+        for (name, server) in &self.mcp.servers {
+            if !is_server_name(name) {
+                return Err(ManifestError::at(
+                    origin,
+                    text,
+                    server.command.span(),
+                    format!("`{name}` cannot name an MCP server"),
+                    Some("use 1 to 64 letters, digits, `-` or `_` (its tools are `NAME.TOOL`, so no dots)".to_owned()),
+                ));
+            }
+            if server
+                .command
+                .get_ref()
+                .first()
+                .is_none_or(String::is_empty)
+            {
+                return Err(ManifestError::at(
+                    origin,
+                    text,
+                    server.command.span(),
+                    format!("MCP server `{name}` has an empty command"),
+                    Some("give the program and its arguments, e.g. `command = [\"npx\", \"-y\", \"@modelcontextprotocol/server-github\"]`".to_owned()),
+                ));
+            }
+            for credential in &server.credentials {
+                let wanted = credential.get_ref().0.as_str();
+                if !seen.contains_key(wanted) {
+                    return Err(ManifestError::at(
+                        origin,
+                        text,
+                        credential.span(),
+                        format!(
+                            "MCP server `{name}` names credential `{wanted}`, which no [[credential]] declares"
+                        ),
+                        None,
+                    ));
+                }
             }
         }
         let mut resources: BTreeMap<(&str, &str), ()> = BTreeMap::new();

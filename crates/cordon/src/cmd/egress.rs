@@ -258,25 +258,36 @@ pub fn serve(
         .worker_threads(2)
         .enable_all()
         .build()?;
+    serve_on(runtime.handle(), gateway, listener, transparent)?;
+    Ok(runtime)
+}
+
+/// [`serve`] on a runtime the caller has; the tasks end when aborted.
+pub fn serve_on(
+    runtime: &tokio::runtime::Handle,
+    gateway: Arc<Gateway>,
+    listener: std::net::TcpListener,
+    transparent: Vec<(u16, std::net::TcpListener)>,
+) -> std::io::Result<Vec<tokio::task::JoinHandle<()>>> {
     listener.set_nonblocking(true)?;
     let entered = runtime.enter();
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let proxy = gateway.clone();
-    runtime.spawn(async move {
+    let mut tasks = vec![runtime.spawn(async move {
         if let Err(e) = proxy.serve_tcp(listener).await {
             tracing::error!(error = %e, "the sandbox's gateway stopped; the command has no way out");
         }
-    });
+    })];
     for (port, listener) in transparent {
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let gateway = gateway.clone();
-        runtime.spawn(async move {
+        tasks.push(runtime.spawn(async move {
             if let Err(e) = gateway.serve_transparent_tcp(listener, port).await {
                 tracing::error!(error = %e, port, "the sandbox's listener for clients that ignore proxy variables stopped");
             }
-        });
+        }));
     }
     drop(entered);
-    Ok(runtime)
+    Ok(tasks)
 }

@@ -4,15 +4,30 @@
 use crate::cli::{McpArgs, UnknownToolStyle};
 use anyhow::{Context, Result, bail};
 use cordon_core::Authorizer;
-use cordon_core::manifest::{Glob, ManifestSource};
+use cordon_core::manifest::{Glob, LoadedManifest, ManifestSource};
 use cordon_mcp::proxy::note;
 use cordon_mcp::{Ended, Options, UnknownTool};
+use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::mcp_bridge;
+use super::mcp_sandbox::{self, ServerSpec};
+
 pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
+    // Inside `cordon run`, a declared server is the supervisor's to start, outside
+    // this sandbox; this process only carries the conversation to it.
+    if args.upstream.is_none()
+        && let Some(name) = args
+            .server
+            .clone()
+            .or_else(|| cordon_mcp::name::derive(&args.command))
+        && let Some(address) = mcp_bridge::address(&name)
+    {
+        return mcp_bridge::connect(&name, address);
+    }
     let (mut loaded, source) = super::load_manifest(policy)?;
     let upstream = args
         .upstream
@@ -51,6 +66,17 @@ pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
             })
             .collect();
     }
+    let entry = loaded.manifest.mcp.servers.get(&server);
+    let command: Vec<OsString> = match (args.command.is_empty(), entry) {
+        (false, _) => args.command.clone(),
+        (true, Some(entry)) => entry.command.get_ref().iter().map(OsString::from).collect(),
+        (true, None) if upstream.is_some() => Vec::new(),
+        (true, None) => bail!(
+            "give the command that starts MCP server `{server}` after `--`, or declare it in {} as [mcp.servers.{server}]",
+            super::describe_source(&source)
+        ),
+    };
+    let sandboxed = upstream.is_none() && (args.sandbox || entry.is_some());
     let declared: Vec<&str> = loaded
         .manifest
         .tools
@@ -70,7 +96,7 @@ pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
     );
     let home = cordon_core::home::cordon_home();
     let authorizer = Arc::new(
-        Authorizer::open(loaded, &home)
+        Authorizer::open(loaded.clone(), &home)
             .with_context(|| format!("cannot open cordon's state in {}", home.display()))?,
     );
     let options = Options {
@@ -109,32 +135,88 @@ pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
         runtime.shutdown_background();
         return Ok(ExitCode::SUCCESS);
     }
-    let outcome = runtime.block_on(async move {
-        let child = cordon_mcp::spawn(&args.command)?;
+    let outcome = if sandboxed {
+        let workspace = loaded.workspace();
+        let workspace = std::fs::canonicalize(&workspace)
+            .with_context(|| format!("cannot use the workspace `{}`", workspace.display()))?;
+        let server = mcp_sandbox::start(
+            &ServerSpec {
+                loaded: &loaded,
+                name: &options.server,
+                command: &command,
+                workspace: &workspace,
+                read_only: loaded.manifest.task.read_only,
+                stderr_to_log: false,
+            },
+            &home,
+            runtime.handle(),
+        )?;
         note(&banner);
-        cordon_mcp::serve(
+        note(&format!(
+            "cordon mcp: the server runs sandboxed as task {} (its workspace changes wait for `cordon diff`); {}",
+            server.process.task_id().unwrap_or_default(),
+            grants(&loaded, &options.server)
+        ));
+        runtime.block_on(cordon_mcp::serve_server(
             authorizer,
             options,
             tokio::io::stdin(),
             tokio::io::stdout(),
-            child,
-        )
-        .await
-    })?;
+            server,
+        ))?
+    } else {
+        runtime.block_on(async move {
+            let child = cordon_mcp::spawn(&command)?;
+            note(&banner);
+            cordon_mcp::serve(
+                authorizer,
+                options,
+                tokio::io::stdin(),
+                tokio::io::stdout(),
+                child,
+            )
+            .await
+        })?
+    };
     // The runtime's stdin reader may be parked in a blocking read; do not wait for it.
     runtime.shutdown_background();
     Ok(match outcome.ended {
         Ended::ClientClosed => ExitCode::SUCCESS,
         Ended::ServerGone => {
-            let status = outcome
-                .server
-                .map_or_else(|| "unknown".to_owned(), |s| s.to_string());
+            let status = outcome.server.unwrap_or_else(|| "unknown".to_owned());
             note(&format!(
                 "cordon mcp: stopped because the MCP server is gone ({status})"
             ));
             ExitCode::FAILURE
         }
     })
+}
+
+/// What a sandboxed server may reach, for the operator.
+fn grants(loaded: &LoadedManifest, server: &str) -> String {
+    let Some(entry) = loaded.manifest.mcp.servers.get(server) else {
+        return format!(
+            "no network and no credentials (declare [mcp.servers.{server}] in cordon.toml to grant some)"
+        );
+    };
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "none".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    format!(
+        "hosts: {}; credentials: {}",
+        list(entry.hosts.iter().map(|h| h.0.clone()).collect()),
+        list(
+            entry
+                .credentials
+                .iter()
+                .map(|c| c.get_ref().0.clone())
+                .collect()
+        )
+    )
 }
 
 /// `mcp.session.id` in the audit log: unique enough to tell one client's calls from

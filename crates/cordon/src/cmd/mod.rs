@@ -3,6 +3,7 @@
 mod approvals;
 mod audit;
 mod check;
+mod confine;
 mod demo;
 mod egress;
 mod explain;
@@ -11,6 +12,8 @@ mod hook;
 mod init;
 mod install_hook;
 mod mcp;
+mod mcp_bridge;
+mod mcp_sandbox;
 pub mod notify;
 mod policy;
 mod prompt;

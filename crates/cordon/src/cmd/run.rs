@@ -2,18 +2,18 @@
 
 use crate::cli::RunArgs;
 use anyhow::{Context, Result, bail};
-use cordon_core::{Action, Authorizer, Decision, Effect, Gate};
+use cordon_core::Authorizer;
 use cordon_sandbox::TerminalRelay;
-use cordon_sandbox::{Sandbox, default_hidden_paths, scrub_env, workspace_secrets};
-use cordon_task::{Snapshot, TaskState, Tasks};
-use std::ffi::OsString;
+use cordon_task::TaskState;
 use std::io::{IsTerminal, stderr, stdin, stdout};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::confine::{self, Confine, Confined, Prepared};
 use super::egress;
+use super::mcp_bridge;
 use super::prompt::Prompter;
 
 pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
@@ -32,138 +32,75 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
     if !workspace.is_dir() {
         bail!("the workspace `{}` is not a directory", workspace.display());
     }
-    let command: Vec<String> = args
-        .command
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
 
     let cordon_home = cordon_core::home::cordon_home();
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let mut sandbox = Sandbox::new(&workspace, PathBuf::new(), &args.command);
-    if read_only {
-        sandbox = sandbox.workspace_read_only();
-    }
-    if let Some(home) = home
-        .as_deref()
-        .filter(|h| h.is_dir() && *h != Path::new("/"))
-    {
-        sandbox = sandbox.read_only(home);
-    }
-    let mut hidden = default_hidden_paths(
-        home.as_deref().unwrap_or(Path::new("/nonexistent")),
-        &cordon_home,
-    );
-    let filesystem = &loaded.manifest.filesystem;
-    for path in &filesystem.read {
-        sandbox = sandbox.read_only(loaded.resolve_path(path));
-    }
-    for path in &filesystem.write {
-        // Looking without acting holds for the extra writable paths too: they are
-        // the host's own, with no copy to review.
-        sandbox = if read_only {
-            sandbox.read_only(loaded.resolve_path(path))
-        } else {
-            sandbox.writable(loaded.resolve_path(path))
-        };
-    }
-    let mut patterns = Vec::new();
-    for pattern in &filesystem.hide {
-        let pattern = pattern.0.as_str();
-        let literal = !pattern.contains(['*', '?', '[', '{']);
-        if literal && (pattern.starts_with('/') || pattern.starts_with('~')) {
-            hidden.push(loaded.resolve_path(pattern));
-        } else {
-            patterns.push(pattern);
-        }
-    }
-    let secrets = workspace_secrets(&workspace, &patterns, &hidden)
-        .context("cannot check the workspace for secrets to hide; nothing was run")?;
-    tracing::debug!(count = secrets.len(), "secrets hidden in the workspace");
-    sandbox = sandbox.hide_all(hidden).hide_all(secrets);
-    let inside = std::fs::canonicalize(&cwd).unwrap_or_else(|_| cwd.clone());
-    sandbox = sandbox.cwd(if inside.starts_with(&workspace) {
-        inside
-    } else {
-        workspace.clone()
-    });
-
+    // Credentials an MCP server entry claims are the server's, not the agent's.
+    let agent = loaded.for_agent();
     let authorizer = Arc::new(
-        Authorizer::open(loaded.clone(), &cordon_home)
+        Authorizer::open(agent.clone(), &cordon_home)
             .context("cannot open cordon's audit log and approvals")?,
     );
-    let effect = if read_only {
-        Effect::Read
-    } else {
-        Effect::Write
-    };
-    let action = Action::new(Gate::Sandbox, "sandbox.run", effect)
-        .with_path(workspace.display().to_string())
-        .with_detail(shell_words(&args.command));
-    let verdict = authorizer.authorize(&action);
-    match verdict.decision {
-        Decision::Allow => {}
-        Decision::Deny | Decision::Confirm => {
+    let prepared = confine::prepare(
+        &Confine {
+            loaded: &agent,
+            workspace: &workspace,
+            cwd: &cwd,
+            command: &args.command,
+            detail: confine::shell_words(&args.command),
+            read_only,
+            keep_env: &args.keep_env,
+            egress: egress::EgressOptions {
+                upstream_ca: &args.upstream_ca,
+                tunnel_only: &args.tunnel_only,
+                max_body: args.max_body,
+            },
+        },
+        authorizer.clone(),
+        &cordon_home,
+    )?;
+    let Prepared {
+        mut sandbox,
+        mut task,
+        egress,
+    } = match prepared {
+        Confined::Ready(prepared) => *prepared,
+        Confined::Refused(action, verdict) => {
             eprintln!("cordon: {} `{}`", verdict.decision, action.detail);
             for reason in &verdict.reasons {
                 eprintln!("  - {reason}");
             }
             return Ok(ExitCode::from(1));
         }
-    }
-
-    let tasks = Tasks::new(&cordon_home);
-    let mut task = tasks.create(loaded.task_name(), &workspace, command)?;
-    let snapshot = match Snapshot::capture(&workspace) {
-        Ok(snapshot) => snapshot,
-        Err(e) => {
-            task.finish(TaskState::Failed, None, Some(e.to_string()))?;
-            return Err(e).context("cannot snapshot the workspace");
-        }
     };
-    task.save_snapshot(&snapshot)?;
-    sandbox = sandbox.task_dir(task.dir());
-
-    let egress = match egress::prepare(
-        authorizer.clone(),
-        &cordon_home,
-        task.dir(),
-        &egress::EgressOptions {
-            upstream_ca: &args.upstream_ca,
-            tunnel_only: &args.tunnel_only,
-            max_body: args.max_body,
-        },
-    ) {
-        Ok(egress) => egress,
-        Err(e) => {
-            task.finish(TaskState::Failed, None, Some(format!("{e:#}")))?;
-            return Err(e);
+    // Declared MCP servers: a listener inside for each, served by this supervisor.
+    let bridge_ports = mcp_bridge::ports(&loaded);
+    if !bridge_ports.is_empty() {
+        for (_, port) in &bridge_ports {
+            sandbox = sandbox.transparent_port(*port);
         }
-    };
-    let keep: Vec<&str> = args.keep_env.iter().map(String::as_str).collect();
-    // cordon's own state is hidden inside; its location is no business of the command.
-    // Proxy and CA variables from the host would lead past the gateway or away from
-    // its bundle, so the gateway's own replace them.
-    for name in &args.keep_env {
-        if egress.replaced.iter().any(|r| r == name) {
-            eprintln!(
-                "cordon: not keeping `{name}`: the gateway sets it inside (a credential's phantom, a proxy or a CA bundle)"
-            );
+        sandbox = sandbox.env(
+            mcp_bridge::SERVERS_VAR,
+            mcp_bridge::env_value(&bridge_ports),
+        );
+        let exe = std::env::current_exe().context("cannot find cordon's own executable")?;
+        let bin = Path::new(mcp_bridge::BIN_DIR_INSIDE);
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut inside_path = bin.as_os_str().to_owned();
+        if !path.is_empty() {
+            inside_path.push(":");
+            inside_path.push(&path);
         }
+        sandbox = sandbox
+            .read_only_at(exe, bin.join("cordon"))
+            .env("PATH", inside_path);
     }
-    let vars = std::env::vars_os().filter(|(k, _)| {
-        k != "CORDON_HOME" && !egress.replaced.iter().any(|name| k == name.as_str())
+    let bridges = Arc::new(mcp_bridge::Bridges {
+        loaded: loaded.clone(),
+        judge: authorizer.clone(),
+        workspace: workspace.clone(),
+        read_only,
+        cordon_home: cordon_home.clone(),
     });
-    sandbox = sandbox
-        .envs(scrub_env(vars, &keep))
-        .envs(egress.env.iter().cloned())
-        .gateway_port(egress::GATEWAY_PORT);
-    for port in egress::TRANSPARENT_PORTS {
-        sandbox = sandbox.transparent_port(*port);
-    }
-    for (host, inside) in &egress.files_at {
-        sandbox = sandbox.read_only_at(host, inside);
-    }
     let own_terminal = !args.no_tty && stdin().is_terminal() && stdout().is_terminal();
     if own_terminal {
         sandbox = sandbox.terminal();
@@ -188,11 +125,20 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
         let listener = child.take_gateway_listener().ok_or_else(|| {
             cordon_sandbox::SandboxError::Config("the sandbox gave no gateway listener".to_owned())
         })?;
-        runtime = Some(egress::serve(
-            gateway,
-            listener,
-            child.take_transparent_listeners(),
-        )?);
+        let (servers, transparent): (Vec<_>, Vec<_>) = child
+            .take_transparent_listeners()
+            .into_iter()
+            .partition(|(port, _)| bridge_ports.iter().any(|(_, p)| p == port));
+        let served = egress::serve(gateway, listener, transparent)?;
+        let servers = servers
+            .into_iter()
+            .filter_map(|(port, listener)| {
+                let name = bridge_ports.iter().find(|(_, p)| *p == port)?.0.clone();
+                Some((name, listener))
+            })
+            .collect();
+        mcp_bridge::serve(served.handle(), bridges, servers)?;
+        runtime = Some(served);
         if let Some(master) = child.take_terminal() {
             let terminal = TerminalRelay::start(master)?;
             if !args.no_prompt {
@@ -240,23 +186,4 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
             Err(anyhow::Error::new(e).context(context))
         }
     }
-}
-
-/// The command line as a person would type it, for the audit record.
-fn shell_words(argv: &[OsString]) -> String {
-    argv.iter()
-        .map(|arg| {
-            let arg = arg.to_string_lossy();
-            if !arg.is_empty()
-                && arg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b))
-            {
-                arg.into_owned()
-            } else {
-                format!("'{}'", arg.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -12,6 +12,7 @@ mod hook;
 mod mcp_attacks;
 mod mcp_client;
 mod mcp_http;
+mod mcp_sandboxed;
 mod mcp_servers;
 #[path = "../../../cordon-core/tests/support/pg_server.rs"]
 mod pg_server;

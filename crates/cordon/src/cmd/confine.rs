@@ -1,0 +1,189 @@
+//! What `cordon run` and a sandboxed MCP server share: one command in a sandbox of its
+//! own, as a task whose workspace changes wait for review, hidden secrets, and the
+//! credential gateway as the only way out.
+
+use anyhow::{Context, Result};
+use cordon_core::manifest::LoadedManifest;
+use cordon_core::{Action, Authorizer, Decision, Effect, Gate, Verdict};
+use cordon_sandbox::{Sandbox, default_hidden_paths, scrub_env, workspace_secrets};
+use cordon_task::{Snapshot, Task, TaskState, Tasks};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::egress::{self, Egress, EgressOptions};
+
+/// What to confine and how.
+pub struct Confine<'a> {
+    /// The task as this sandbox enforces it (the agent's view, or a server's).
+    pub loaded: &'a LoadedManifest,
+    /// The workspace, canonical.
+    pub workspace: &'a Path,
+    /// Where the command starts, when inside the workspace.
+    pub cwd: &'a Path,
+    pub command: &'a [OsString],
+    /// The audit record's detail for starting it.
+    pub detail: String,
+    pub read_only: bool,
+    /// Host variables kept though their names look like secrets.
+    pub keep_env: &'a [String],
+    pub egress: EgressOptions<'a>,
+}
+
+pub enum Confined {
+    /// Policy refused to start it; the refusal is on record.
+    Refused(Box<Action>, Verdict),
+    Ready(Box<Prepared>),
+}
+
+/// A sandbox ready to start, its task, and the gateway that is its way out (served
+/// once the sandbox hands over its listeners).
+pub struct Prepared {
+    pub sandbox: Sandbox,
+    pub task: Task,
+    pub egress: Egress,
+}
+
+pub fn prepare(
+    confine: &Confine<'_>,
+    authorizer: Arc<Authorizer>,
+    cordon_home: &Path,
+) -> Result<Confined> {
+    let loaded = confine.loaded;
+    let workspace = confine.workspace;
+    let read_only = confine.read_only;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let mut sandbox = Sandbox::new(workspace, PathBuf::new(), confine.command);
+    if read_only {
+        sandbox = sandbox.workspace_read_only();
+    }
+    if let Some(home) = home
+        .as_deref()
+        .filter(|h| h.is_dir() && *h != Path::new("/"))
+    {
+        sandbox = sandbox.read_only(home);
+    }
+    let mut hidden = default_hidden_paths(
+        home.as_deref().unwrap_or(Path::new("/nonexistent")),
+        cordon_home,
+    );
+    let filesystem = &loaded.manifest.filesystem;
+    for path in &filesystem.read {
+        sandbox = sandbox.read_only(loaded.resolve_path(path));
+    }
+    for path in &filesystem.write {
+        // Looking without acting holds for the extra writable paths too: they are
+        // the host's own, with no copy to review.
+        sandbox = if read_only {
+            sandbox.read_only(loaded.resolve_path(path))
+        } else {
+            sandbox.writable(loaded.resolve_path(path))
+        };
+    }
+    let mut patterns = Vec::new();
+    for pattern in &filesystem.hide {
+        let pattern = pattern.0.as_str();
+        let literal = !pattern.contains(['*', '?', '[', '{']);
+        if literal && (pattern.starts_with('/') || pattern.starts_with('~')) {
+            hidden.push(loaded.resolve_path(pattern));
+        } else {
+            patterns.push(pattern);
+        }
+    }
+    let secrets = workspace_secrets(workspace, &patterns, &hidden)
+        .context("cannot check the workspace for secrets to hide; nothing was run")?;
+    tracing::debug!(count = secrets.len(), "secrets hidden in the workspace");
+    sandbox = sandbox.hide_all(hidden).hide_all(secrets);
+    let inside = std::fs::canonicalize(confine.cwd).unwrap_or_else(|_| confine.cwd.to_owned());
+    sandbox = sandbox.cwd(if inside.starts_with(workspace) {
+        inside
+    } else {
+        workspace.to_owned()
+    });
+
+    let effect = if read_only {
+        Effect::Read
+    } else {
+        Effect::Write
+    };
+    let action = Action::new(Gate::Sandbox, "sandbox.run", effect)
+        .with_path(workspace.display().to_string())
+        .with_detail(confine.detail.clone());
+    let verdict = authorizer.authorize(&action);
+    if verdict.decision != Decision::Allow {
+        return Ok(Confined::Refused(Box::new(action), verdict));
+    }
+
+    let tasks = Tasks::new(cordon_home);
+    let command: Vec<String> = confine
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut task = tasks.create(loaded.task_name(), workspace, command)?;
+    let snapshot = match Snapshot::capture(workspace) {
+        Ok(snapshot) => snapshot,
+        Err(e) => {
+            task.finish(TaskState::Failed, None, Some(e.to_string()))?;
+            return Err(e).context("cannot snapshot the workspace");
+        }
+    };
+    task.save_snapshot(&snapshot)?;
+    sandbox = sandbox.task_dir(task.dir());
+
+    let egress = match egress::prepare(authorizer, cordon_home, task.dir(), &confine.egress) {
+        Ok(egress) => egress,
+        Err(e) => {
+            task.finish(TaskState::Failed, None, Some(format!("{e:#}")))?;
+            return Err(e);
+        }
+    };
+    // cordon's own state is hidden inside; its location is no business of the command.
+    // Proxy and CA variables from the host would lead past the gateway or away from
+    // its bundle, so the gateway's own replace them.
+    for name in confine.keep_env {
+        if egress.replaced.iter().any(|r| r == name) {
+            eprintln!(
+                "cordon: not keeping `{name}`: the gateway sets it inside (a credential's phantom, a proxy or a CA bundle)"
+            );
+        }
+    }
+    let keep: Vec<&str> = confine.keep_env.iter().map(String::as_str).collect();
+    let vars = std::env::vars_os().filter(|(k, _)| {
+        k != "CORDON_HOME" && !egress.replaced.iter().any(|name| k == name.as_str())
+    });
+    sandbox = sandbox
+        .envs(scrub_env(vars, &keep))
+        .envs(egress.env.iter().cloned())
+        .gateway_port(egress::GATEWAY_PORT);
+    for port in egress::TRANSPARENT_PORTS {
+        sandbox = sandbox.transparent_port(*port);
+    }
+    for (host, inside) in &egress.files_at {
+        sandbox = sandbox.read_only_at(host, inside);
+    }
+    Ok(Confined::Ready(Box::new(Prepared {
+        sandbox,
+        task,
+        egress,
+    })))
+}
+
+/// The command line as a person would type it, for the audit record.
+pub fn shell_words(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|arg| {
+            let arg = arg.to_string_lossy();
+            if !arg.is_empty()
+                && arg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@%+,".contains(&b))
+            {
+                arg.into_owned()
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
