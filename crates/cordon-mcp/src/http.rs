@@ -20,15 +20,19 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
 use hyper::body::Incoming;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
 
 type Body = BoxBody<Bytes, Infallible>;
 
@@ -46,35 +50,60 @@ const FORWARDED: [&str; 9] = [
     "user-agent",
 ];
 
-/// An `http://` server URL.
-#[derive(Debug, Clone)]
+/// An `http://` or `https://` server URL.
+#[derive(Clone)]
 pub struct Upstream {
     pub host: String,
     pub port: u16,
     /// Path and query, `/` at least.
     pub path: String,
+    /// For `https://`: the client side of TLS, trusting the system's roots and any
+    /// given with [`Upstream::trusting`].
+    tls: Option<TlsConnector>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("scheme", &self.scheme())
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("path", &self.path)
+            .finish()
+    }
 }
 
 impl Upstream {
     pub fn parse(url: &str) -> Result<Upstream, ProxyError> {
+        Upstream::trusting(url, &[])
+    }
+
+    /// [`parse`](Self::parse), an `https://` server's certificate checked against the
+    /// system's roots and the PEM files in `extra_cas` (a private CA).
+    pub fn trusting(url: &str, extra_cas: &[&Path]) -> Result<Upstream, ProxyError> {
         let bad = |why: &str| ProxyError::Upstream(format!("`{url}` {why}"));
         let uri: http::Uri = url.parse().map_err(|_| bad("is not a URL"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(bad(
-                "is not an http:// URL (https upstreams are not supported yet; see docs/mcp.md)",
-            ));
-        }
+        let (tls, default_port) = match uri.scheme_str() {
+            Some("http") => (None, 80),
+            Some("https") => (Some(tls_connector(extra_cas)?), 443),
+            _ => return Err(bad("is not an http:// or https:// URL")),
+        };
         let host = uri.host().ok_or_else(|| bad("names no host"))?;
         Ok(Upstream {
             host: host
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_owned(),
-            port: uri.port_u16().unwrap_or(80),
+            port: uri.port_u16().unwrap_or(default_port),
             path: uri
                 .path_and_query()
                 .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+            tls,
         })
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     fn authority(&self) -> String {
@@ -415,6 +444,33 @@ async fn forward<B>(
             )
         })?;
     let _ = stream.set_nodelay(true);
+    let Some(tls) = &upstream.tls else {
+        return send(upstream, stream, outgoing).await;
+    };
+    let name = ServerName::try_from(upstream.host.clone()).map_err(|e| {
+        format!(
+            "`{}` cannot be checked against a certificate: {e}",
+            upstream.host
+        )
+    })?;
+    let stream = tls.connect(name, stream).await.map_err(|e| {
+        format!(
+            "TLS with the MCP server at {} failed: {e}",
+            upstream.authority()
+        )
+    })?;
+    send(upstream, stream, outgoing).await
+}
+
+/// One request on a fresh HTTP/1.1 connection over `stream`.
+async fn send<S>(
+    upstream: &Upstream,
+    stream: S,
+    outgoing: Request<Full<Bytes>>,
+) -> Result<Response<Incoming>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let io = hyper_util::rt::TokioIo::new(stream);
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(io)
@@ -434,6 +490,40 @@ async fn forward<B>(
             upstream.authority()
         )
     })
+}
+
+/// The system's roots and `extra_cas`, for HTTP/1.1 over TLS.
+fn tls_connector(extra_cas: &[&Path]) -> Result<TlsConnector, ProxyError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for path in extra_cas {
+        let unreadable = |detail: String| {
+            ProxyError::Upstream(format!("cannot trust {}: {detail}", path.display()))
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| unreadable(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(unreadable("no certificate in the file".to_owned()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| unreadable(e.to_string()))?;
+        }
+    }
+    if roots.is_empty() {
+        return Err(ProxyError::Upstream(
+            "no trusted root certificates: the system has none and no --upstream-ca was given"
+                .to_owned(),
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ProxyError::Upstream(format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
 }
 
 /// The 2026-07-28 headers say what the body does; they must say the same.
@@ -644,13 +734,25 @@ mod tests {
     }
 
     #[test]
-    fn only_plain_http_upstreams_are_taken() {
+    fn http_and_https_upstreams_are_taken_and_nothing_else() {
         let up = Upstream::parse("http://127.0.0.1:3001/mcp").unwrap();
         assert_eq!(
-            (up.host.as_str(), up.port, up.path.as_str()),
-            ("127.0.0.1", 3001, "/mcp")
+            (up.scheme(), up.host.as_str(), up.port, up.path.as_str()),
+            ("http", "127.0.0.1", 3001, "/mcp")
         );
-        assert!(Upstream::parse("https://example.com/mcp").is_err());
+        let up = Upstream::parse("https://mcp.example.com/v1?x=1").unwrap();
+        assert_eq!(
+            (up.scheme(), up.port, up.path.as_str()),
+            ("https", 443, "/v1?x=1")
+        );
+        assert!(Upstream::parse("ftp://example.com/mcp").is_err());
         assert!(Upstream::parse("not a url").is_err());
+        let missing = Upstream::trusting("https://x.test/", &[Path::new("/nonexistent.pem")]);
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("/nonexistent.pem")
+        );
     }
 }

@@ -317,10 +317,14 @@ pub struct McpArgs {
     /// error).
     #[arg(long, value_enum, default_value_t = UnknownToolStyle::Sdk)]
     pub unknown_tool_error: UnknownToolStyle,
-    /// Proxy a Streamable HTTP server at this `http://` URL instead of starting one
-    /// (with --listen).
+    /// Proxy a Streamable HTTP server at this `http://` or `https://` URL instead of
+    /// starting one (with --listen).
     #[arg(long, value_name = "URL", conflicts_with = "command")]
     pub upstream: Option<String>,
+    /// A PEM file of CA certificates trusted for an `https://` upstream beside the
+    /// system's roots (a private CA). Repeatable.
+    #[arg(long, value_name = "FILE", requires = "upstream")]
+    pub upstream_ca: Vec<std::path::PathBuf>,
     /// Where the HTTP proxy listens (with --upstream). Loopback unless you mean it.
     #[arg(
         long,

@@ -32,7 +32,10 @@ pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
     let upstream = args
         .upstream
         .as_deref()
-        .map(cordon_mcp::Upstream::parse)
+        .map(|url| {
+            let cas: Vec<&Path> = args.upstream_ca.iter().map(|p| p.as_path()).collect();
+            cordon_mcp::Upstream::trusting(url, &cas)
+        })
         .transpose()?;
     let server = match (&args.server, &upstream) {
         (Some(name), _) => name.clone(),
@@ -123,8 +126,12 @@ pub fn run(args: &McpArgs, policy: Option<&Path>) -> Result<ExitCode> {
             let address = listener.local_addr()?;
             note(&banner);
             note(&format!(
-                "cordon mcp: proxying http://{}:{}{} on http://{address}{}",
-                upstream.host, upstream.port, upstream.path, upstream.path
+                "cordon mcp: proxying {}://{}:{}{} on http://{address}{}",
+                upstream.scheme(),
+                upstream.host,
+                upstream.port,
+                upstream.path,
+                upstream.path
             ));
             tokio::select! {
                 served = cordon_mcp::serve_http(authorizer, options, upstream, listener) => served?,

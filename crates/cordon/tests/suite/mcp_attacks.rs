@@ -82,7 +82,7 @@ fn read_only_hint_on_delete_does_not_help_and_one_approval_lets_exactly_one_call
 }
 
 /// The one pending approval in `home`, once it is filed.
-fn pending_approval(home: &std::path::Path) -> String {
+pub(super) fn pending_approval(home: &std::path::Path) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let listed = std::process::Command::new(env!("CARGO_BIN_EXE_cordon"))

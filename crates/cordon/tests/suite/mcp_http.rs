@@ -92,17 +92,7 @@ name = "mcp-http"
 allow = ["everything.echo", "everything.get-sum"]
 "#,
     );
-    let server_port = free_port();
-    let _server = Killed(
-        Command::new(bin("mcp-server-everything"))
-            .arg("streamableHttp")
-            .env("PORT", server_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(server_port);
+    let (_server, server_port) = everything_http();
     let proxy_port = free_port();
     let mut proxy = Command::new(env!("CARGO_BIN_EXE_cordon"))
         .args(["mcp", "--server", "everything", "--upstream"])
@@ -290,5 +280,197 @@ allow = ["mcp.acme.test.echo"]
             .to_string()
             .contains("tool `mcp.acme.test.get-env` is not declared"),
         "{refused}"
+    );
+}
+
+/// server-everything's Streamable HTTP transport on a free port.
+fn everything_http() -> (Killed, u16) {
+    let port = free_port();
+    let server = Killed(
+        Command::new(bin("mcp-server-everything"))
+            .arg("streamableHttp")
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port);
+    (server, port)
+}
+
+/// A TLS front on loopback for the plain server on `to`, with the certificate at
+/// `cert`/`key`: an `https://` MCP server, as remote ones are.
+fn tls_front(cert: &std::path::Path, key: &std::path::Path, to: u16) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await
+                    else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+    port
+}
+
+/// `cordon mcp --upstream URL` with `extra` flags, in `place`; killed when dropped.
+fn http_proxy(
+    place: &super::mcp_client::Place,
+    upstream: &str,
+    extra: &[&str],
+) -> (Killed, String) {
+    let proxy_port = free_port();
+    let proxy = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["mcp", "--server", "everything", "--upstream", upstream])
+        .args(extra)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{proxy_port}"))
+        .current_dir(&place.workspace)
+        .env("CORDON_HOME", &place.home)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let proxy = Killed(proxy);
+    wait_for_port(proxy_port);
+    (proxy, format!("http://127.0.0.1:{proxy_port}/mcp"))
+}
+
+#[test]
+fn an_https_server_is_proxied_when_its_certificate_checks_out_and_holds_wait_for_a_human() {
+    let place = place(
+        r#"
+[task]
+name = "mcp-https"
+
+[tools]
+allow = ["everything.echo", "everything.get-sum"]
+
+# The message is read as SQL: a DROP destroys, a SELECT reads.
+[tools.args."everything.echo"]
+message = { classify = "sql" }
+
+[approval]
+mode = "hold"
+"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = super::gateway::upstream_tls_for(dir.path(), &["localhost"]);
+    let (_server, server_port) = everything_http();
+    let front = tls_front(&cert, &key, server_port);
+    let upstream = format!("https://localhost:{front}/mcp");
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "curl", "version": "1"}}});
+
+    // A certificate nobody vouches for is not talked to.
+    let (_untrusting, url) = http_proxy(&place, &upstream, &[]);
+    let (status, _, failed) = post(&url, &[], &initialize);
+    assert_eq!(status, 502, "{failed}");
+    assert!(failed.to_string().contains("TLS"), "{failed}");
+
+    let ca = ca.display().to_string();
+    let (_proxy, url) = http_proxy(&place, &upstream, &["--upstream-ca", &ca]);
+    let (status, head, hello) = post(&url, &[], &initialize);
+    assert_eq!(status, 200, "{head}");
+    assert!(hello["result"]["serverInfo"]["name"].is_string(), "{hello}");
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("mcp-session-id: "))
+        .expect("a session id")
+        .trim()
+        .to_owned();
+    let headers = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    post(
+        &url,
+        &headers,
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    let (_, _, listed) = post(
+        &url,
+        &headers,
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    );
+    assert_eq!(
+        listed["result"]["tools"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+
+    // A call needing a human holds its POST open; other requests are served meanwhile.
+    let held = {
+        let url = url.clone();
+        let session = session.clone();
+        std::thread::spawn(move || {
+            post(
+                &url,
+                &[
+                    ("Mcp-Session-Id", &session),
+                    ("MCP-Protocol-Version", "2025-11-25"),
+                ],
+                &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                    "params": {"name": "echo", "arguments": {"message": "DROP TABLE users"}}}),
+            )
+        })
+    };
+    let approval = super::mcp_attacks::pending_approval(&place.home);
+    let (_, _, echoed) = post(
+        &url,
+        &headers,
+        &json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": "SELECT 1"}}}),
+    );
+    assert_eq!(
+        echoed["result"]["content"][0]["text"], "Echo: SELECT 1",
+        "{echoed}"
+    );
+    assert!(!held.is_finished(), "answered before a human decided");
+    let approved = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["approve", &approval, "--as", "alice"])
+        .env("CORDON_HOME", &place.home)
+        .output()
+        .unwrap();
+    assert!(approved.status.success(), "{approved:?}");
+    let (status, _, dropped) = held.join().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(dropped["id"], 3, "{dropped}");
+    assert_eq!(
+        dropped["result"]["content"][0]["text"], "Echo: DROP TABLE users",
+        "{dropped}"
     );
 }
