@@ -148,6 +148,18 @@ fn read_decoded(
     }
 }
 
+/// Whether the request only asks the agent's model: a POST to an inference path of
+/// its model API, as sent and as the server resolves it (a path that becomes another
+/// under normalization is not one).
+fn is_inference(manifest: &Manifest, facts: &RequestFacts<'_>) -> bool {
+    let normalized = normalized_path(facts.path);
+    let host = &facts.authority.host;
+    manifest.network.inference.iter().any(|endpoint| {
+        endpoint.matches(host, facts.method, facts.path)
+            && endpoint.matches(host, facts.method, &normalized)
+    })
+}
+
 /// The most dangerous effect a declared route gives this request, if one matches its
 /// path as sent or as a server would resolve it (decoded, dot segments applied,
 /// doubled slashes collapsed, in either case).
@@ -232,6 +244,14 @@ fn read_content(
 ) -> Reading {
     if let Some(reading) = crate::git::read_git(manifest, facts, base) {
         return reading;
+    }
+    if is_inference(manifest, facts) {
+        return Reading::Actions(vec![
+            base("model.inference".to_owned(), Effect::Read).with_detail(format!(
+                "{} http://{}{} (the agent's model API)",
+                facts.method, facts.authority, facts.path
+            )),
+        ]);
     }
     let plain = || {
         base(

@@ -26,6 +26,9 @@ pub struct Sandbox {
     pub(crate) task_dir: PathBuf,
     pub(crate) read_only: Vec<PathBuf>,
     pub(crate) writable: Vec<PathBuf>,
+    /// Directories shown copy-on-write: (host directory, state directory holding the
+    /// overlay's `upper` and `work`).
+    pub(crate) copy_on_write: Vec<(PathBuf, PathBuf)>,
     pub(crate) hide: Vec<PathBuf>,
     /// Host files bound read-only over paths inside: (host, inside).
     pub(crate) files_at: Vec<(PathBuf, PathBuf)>,
@@ -54,6 +57,7 @@ impl Sandbox {
             task_dir: task_dir.into(),
             read_only: Vec::new(),
             writable: Vec::new(),
+            copy_on_write: Vec::new(),
             hide: Vec::new(),
             files_at: Vec::new(),
             gateway_port: None,
@@ -99,6 +103,16 @@ impl Sandbox {
     #[must_use]
     pub fn writable(mut self, path: impl Into<PathBuf>) -> Self {
         self.writable.push(path.into());
+        self
+    }
+
+    /// Show the host directory `dir` copy-on-write at its own path: writable inside,
+    /// every change kept in `state/upper` (`state/work` is overlayfs's), the host's
+    /// directory untouched. For an agent's own configuration, which it must write but
+    /// which the host later trusts.
+    #[must_use]
+    pub fn copy_on_write(mut self, dir: impl Into<PathBuf>, state: impl Into<PathBuf>) -> Self {
+        self.copy_on_write.push((dir.into(), state.into()));
         self
     }
 

@@ -529,6 +529,12 @@ pub struct RunArgs {
     /// as `read_only = true` in cordon.toml's `[task]`.
     #[arg(long)]
     pub read_only: bool,
+    /// The coding agent's profile: `claude`, `codex`, `gemini`, `cursor-agent`,
+    /// `aider`, or `none`. Default: picked by the command's program name. A profile
+    /// shows the agent's configuration directory copy-on-write, allows its model API
+    /// and carries its API key as a phantom (docs/sandbox.md, "Agent profiles").
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// The command and its arguments, after `--`.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,

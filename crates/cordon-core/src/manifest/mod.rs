@@ -97,6 +97,12 @@ pub struct NetworkSection {
     /// by the user who knows the API.
     #[serde(default, rename = "route")]
     pub routes: Vec<NetworkRoute>,
+    /// An agent's model API: requests that only ask the model (a prompt in, text out),
+    /// read as `model.inference` with effect `read`, so a read-only task can still
+    /// think. Not a manifest key: `cordon run`'s agent profiles set it, each entry a
+    /// host and exact POST paths.
+    #[serde(skip)]
+    pub inference: Vec<NetworkRoute>,
 }
 
 /// A kind of request whose effect is at least `effect`, whatever its method says.

@@ -147,6 +147,29 @@ fn overlay_safe(path: &Path) -> Result<&Path, SandboxError> {
     Ok(path)
 }
 
+/// An overlay of host directory `lower` at its own path inside, changes in `upper`.
+fn overlay(lower: &Path, upper: &Path, work: &Path) -> Result<MountOp, SandboxError> {
+    let mut data = b"lowerdir=".to_vec();
+    data.extend_from_slice(
+        overlay_safe(&under(OLD_ROOT, lower))?
+            .as_os_str()
+            .as_bytes(),
+    );
+    data.extend_from_slice(b",upperdir=");
+    data.extend_from_slice(
+        overlay_safe(&under(OLD_ROOT, upper))?
+            .as_os_str()
+            .as_bytes(),
+    );
+    data.extend_from_slice(b",workdir=");
+    data.extend_from_slice(overlay_safe(&under(OLD_ROOT, work))?.as_os_str().as_bytes());
+    data.extend_from_slice(b",userxattr");
+    Ok(MountOp::Overlay {
+        dst: under(NEW_ROOT, lower),
+        data: cstring(data, "the overlay options")?,
+    })
+}
+
 pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
     let Some(argv0) = sandbox.argv.first() else {
         return Err(SandboxError::Config("no command given".to_owned()));
@@ -311,6 +334,33 @@ pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
         writable_dirs.push(host);
     }
 
+    for (dir, state) in &sandbox.copy_on_write {
+        let host = existing(dir, "a copy-on-write directory")?;
+        let state = absolute(state, "a copy-on-write state directory")?;
+        for sub in ["upper", "work"] {
+            let made = state.join(sub);
+            std::fs::create_dir_all(&made)
+                .map_err(|source| SandboxError::HostPath { path: made, source })?;
+        }
+        let state = existing(&state, "a copy-on-write state directory")?;
+        if state.starts_with(&host) {
+            return Err(SandboxError::Config(format!(
+                "the state of `{}` must not be inside it (`{}`)",
+                host.display(),
+                state.display()
+            )));
+        }
+        step(
+            overlay(&host, &state.join("upper"), &state.join("work"))?,
+            format!(
+                "copy-on-write `{}` (upper `{}`)",
+                host.display(),
+                state.join("upper").display()
+            ),
+        );
+        writable_dirs.push(host);
+    }
+
     if sandbox.workspace_read_only {
         step(
             MountOp::BindReadOnly {
@@ -320,21 +370,8 @@ pub(crate) fn build(sandbox: &Sandbox) -> Result<Plan, SandboxError> {
             format!("bind the workspace `{}` read-only", workspace.display()),
         );
     } else {
-        let lower = under(OLD_ROOT, &workspace);
-        let upper = under(OLD_ROOT, &task_dir.join("upper"));
-        let work = under(OLD_ROOT, &task_dir.join("work"));
-        let mut data = b"lowerdir=".to_vec();
-        data.extend_from_slice(overlay_safe(&lower)?.as_os_str().as_bytes());
-        data.extend_from_slice(b",upperdir=");
-        data.extend_from_slice(overlay_safe(&upper)?.as_os_str().as_bytes());
-        data.extend_from_slice(b",workdir=");
-        data.extend_from_slice(overlay_safe(&work)?.as_os_str().as_bytes());
-        data.extend_from_slice(b",userxattr");
         step(
-            MountOp::Overlay {
-                dst: under(NEW_ROOT, &workspace),
-                data: cstring(data, "the overlay options")?,
-            },
+            overlay(&workspace, &task_dir.join("upper"), &task_dir.join("work"))?,
             format!(
                 "overlay on `{}` (upper `{}`)",
                 workspace.display(),

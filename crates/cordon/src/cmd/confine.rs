@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::egress::{self, Egress, EgressOptions};
+use super::profiles::Profile;
 
 /// What to confine and how.
 pub struct Confine<'a> {
@@ -28,6 +29,9 @@ pub struct Confine<'a> {
     /// Host variables kept though their names look like secrets.
     pub keep_env: &'a [String],
     pub egress: EgressOptions<'a>,
+    /// The coding agent's needs, when the command is one (its hosts and keys are in
+    /// `loaded` already; its configuration is shown copy-on-write here).
+    pub profile: Option<&'static Profile>,
 }
 
 pub enum Confined {
@@ -138,6 +142,23 @@ pub fn prepare(
             return Err(e);
         }
     };
+    let mut profile_env = Vec::new();
+    if let (Some(profile), Some(home)) = (confine.profile, home.as_deref()) {
+        let state = |dir: &Path| {
+            let name = dir.file_name().map_or_else(
+                || "config".to_owned(),
+                |n| n.to_string_lossy().trim_start_matches('.').to_owned(),
+            );
+            task.dir().join("agent").join(name)
+        };
+        let dirs = profile.config_dirs(home)?;
+        profile.seed(home, |dir| state(dir).join("upper"))?;
+        for dir in dirs {
+            let at = state(&dir);
+            sandbox = sandbox.copy_on_write(dir, at);
+        }
+        profile_env = profile.env(home);
+    }
     // cordon's own state is hidden inside; its location is no business of the command.
     // Proxy and CA variables from the host would lead past the gateway or away from
     // its bundle, so the gateway's own replace them.
@@ -155,6 +176,7 @@ pub fn prepare(
     sandbox = sandbox
         .envs(scrub_env(vars, &keep))
         .envs(egress.env.iter().cloned())
+        .envs(profile_env)
         .gateway_port(egress::GATEWAY_PORT);
     for port in egress::TRANSPARENT_PORTS {
         sandbox = sandbox.transparent_port(*port);

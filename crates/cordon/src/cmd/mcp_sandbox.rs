@@ -139,6 +139,7 @@ pub fn start(
                 tunnel_only: &[],
                 max_body: 8 << 20,
             },
+            profile: None,
         },
         authorizer,
         cordon_home,

@@ -16,6 +16,7 @@ mod mcp_bridge;
 mod mcp_sandbox;
 pub mod notify;
 mod policy;
+mod profiles;
 mod prompt;
 mod run;
 mod tasks;

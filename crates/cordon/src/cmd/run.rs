@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::confine::{self, Confine, Confined, Prepared};
 use super::egress;
 use super::mcp_bridge;
+use super::profiles;
 use super::prompt::Prompter;
 
 pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
@@ -35,7 +36,17 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
 
     let cordon_home = cordon_core::home::cordon_home();
     // Credentials an MCP server entry claims are the server's, not the agent's.
-    let agent = loaded.for_agent();
+    let mut agent = loaded.for_agent();
+    let profile = profiles::choose(args.profile.as_deref(), &args.command)?;
+    if let Some(profile) = profile {
+        profile.widen(&mut agent)?;
+        if stderr().is_terminal() {
+            eprintln!(
+                "cordon: agent profile `{}` (its configuration copy-on-write, its model API allowed; `--profile none` turns it off)",
+                profile.name
+            );
+        }
+    }
     let authorizer = Arc::new(
         Authorizer::open(agent.clone(), &cordon_home)
             .context("cannot open cordon's audit log and approvals")?,
@@ -54,6 +65,7 @@ pub fn run(args: &RunArgs, policy: Option<&Path>) -> Result<ExitCode> {
                 tunnel_only: &args.tunnel_only,
                 max_body: args.max_body,
             },
+            profile,
         },
         authorizer.clone(),
         &cordon_home,

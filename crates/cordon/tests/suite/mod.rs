@@ -17,6 +17,7 @@ mod mcp_servers;
 #[path = "../../../cordon-core/tests/support/pg_server.rs"]
 mod pg_server;
 mod policy_cli;
+mod sandbox_agents;
 mod sandbox_clients;
 mod sandbox_network;
 mod sandbox_run;
