@@ -4,6 +4,7 @@
 use crate::cli::UiArgs;
 use anyhow::{Context, Result};
 use cordon_ui::{TlsFiles, UiConfig};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -24,11 +25,17 @@ pub fn run(args: &UiArgs) -> Result<ExitCode> {
         approver,
     })
     .context("cannot start cordon ui")?;
-    println!(
+    // Whoever started it may stop reading once it has the URL; a closed stdout is no
+    // reason for the page to go down (println! would panic on it).
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
         "cordon ui: open this URL to sign in (it works for this run only):\n\n  {}\n",
         server.login_url
     );
-    println!("Ctrl-C stops it.");
+    let _ = writeln!(out, "Ctrl-C stops it.");
+    let _ = out.flush();
+    drop(out);
     crate::cmd::notify::deliver_in_background(home, Duration::from_secs(2));
     server.wait();
     Ok(ExitCode::SUCCESS)

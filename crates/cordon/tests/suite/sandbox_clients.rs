@@ -400,6 +400,16 @@ fn pip_npm_and_cargo_fetch_from_their_registries_through_the_gateway() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .ok()
         .filter(|p| !p.is_empty())
+        .or_else(|| {
+            // Without rustup (an ordinary user beside root's private toolchain): the
+            // cargo on PATH, as a path, since rustc is looked for beside it.
+            Command::new("sh")
+                .args(["-c", "command -v cargo"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .ok()
+                .filter(|p| !p.is_empty())
+        })
         .unwrap_or_else(|| "cargo".to_owned());
     let script = format!(
         r#"
