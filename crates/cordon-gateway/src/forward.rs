@@ -274,8 +274,10 @@ impl Gateway {
                     return Err("HTTPS interception is off".to_owned());
                 };
                 let name = server_name(authority)?;
-                let tls = interception
+                let connector = interception
                     .connector()
+                    .map_err(|e| format!("TLS to {authority} cannot be checked: {e}"))?;
+                let tls = connector
                     .connect(name, stream)
                     .await
                     .map_err(|e| {

@@ -7,7 +7,7 @@
 //! TLS to another one), and so is a request whose `Host` does not match.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use cordon_core::manifest::HostPattern;
 use rustls::pki_types::CertificateDer;
@@ -37,7 +37,10 @@ pub enum InterceptError {
 /// What interception needs: the CA, the client side's trust, and the hosts left alone.
 pub struct Interception {
     ca: Arc<CertificateAuthority>,
-    connector: TlsConnector,
+    /// Built at the first upstream handshake (see [`Interception::new`]).
+    connector: Arc<OnceLock<Result<TlsConnector, InterceptError>>>,
+    /// `--upstream-ca` certificates, trusted beside the system's roots.
+    extra: Arc<Vec<CertificateDer<'static>>>,
     tunnel_only: Vec<HostPattern>,
     /// One TLS server configuration per host, kept: building one per CONNECT cost a
     /// provider and a config on every tunnel, and lost session resumption.
@@ -56,6 +59,22 @@ impl std::fmt::Debug for Interception {
     }
 }
 
+/// Upstream TLS trusting the system's roots and `extra`.
+fn client_connector(extra: &[CertificateDer<'static>]) -> Result<TlsConnector, InterceptError> {
+    let mut roots = RootCertStore::empty();
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    roots.add_parsable_certificates(extra.iter().cloned());
+    if roots.is_empty() {
+        return Err(InterceptError::NoRoots);
+    }
+    let mut client = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(client)))
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -69,9 +88,9 @@ impl Interception {
         upstream_cas: &[&Path],
         tunnel_only: Vec<HostPattern>,
     ) -> Result<Interception, InterceptError> {
-        let mut roots = RootCertStore::empty();
-        let native = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(native.certs);
+        // The files named on the command line are read now, so a bad one stops the
+        // start with its name.
+        let mut extra = Vec::new();
         for path in upstream_cas {
             let certs = CertificateDer::pem_file_iter(path)
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
@@ -85,24 +104,26 @@ impl Interception {
                     detail: "no certificate in the file".to_owned(),
                 });
             }
+            let mut check = RootCertStore::empty();
             for cert in certs {
-                roots.add(cert).map_err(|e| InterceptError::UpstreamCa {
-                    path: path.display().to_string(),
-                    detail: e.to_string(),
-                })?;
+                check
+                    .add(cert.clone())
+                    .map_err(|e| InterceptError::UpstreamCa {
+                        path: path.display().to_string(),
+                        detail: e.to_string(),
+                    })?;
+                extra.push(cert);
             }
         }
-        if roots.is_empty() {
-            return Err(InterceptError::NoRoots);
-        }
-        let mut client = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        client.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // The system's roots are hundreds of files, a third of `cordon run`'s start-up
+        // when read in line: they are read at the first upstream handshake, which a
+        // short command never makes.
+        let connector = Arc::new(OnceLock::new());
+        let extra = Arc::new(extra);
         Ok(Interception {
             ca,
-            connector: TlsConnector::from(Arc::new(client)),
+            connector,
+            extra,
             acceptors: std::sync::Mutex::new(std::collections::HashMap::new()),
             tunnel_only,
         })
@@ -112,8 +133,11 @@ impl Interception {
         &self.ca
     }
 
-    pub(crate) fn connector(&self) -> &TlsConnector {
-        &self.connector
+    /// The client side of upstream TLS, once the roots are loaded.
+    pub(crate) fn connector(&self) -> Result<&TlsConnector, &InterceptError> {
+        self.connector
+            .get_or_init(|| client_connector(&self.extra))
+            .as_ref()
     }
 
     pub(crate) fn intercepts(&self, host: &str) -> bool {

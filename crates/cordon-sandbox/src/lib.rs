@@ -50,4 +50,6 @@ pub use hide::default_hidden_paths;
 #[cfg(target_os = "linux")]
 pub use linux::relay::{Human, Interjector, TerminalRelay, Typed};
 pub use sandbox::{Sandbox, SandboxChild, SandboxKiller};
-pub use secrets::{MAX_SCANNED, WORKSPACE_SECRETS, workspace_secrets};
+pub use secrets::{
+    MAX_SCANNED, WORKSPACE_SECRETS, WorkspaceScan, scan_workspace, workspace_secrets,
+};

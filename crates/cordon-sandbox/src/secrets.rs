@@ -112,6 +112,30 @@ pub fn workspace_secrets(
     patterns: &[&str],
     hidden: &[PathBuf],
 ) -> Result<Vec<PathBuf>, SandboxError> {
+    Ok(scan_workspace(workspace, patterns, hidden)?.secrets)
+}
+
+/// What one walk of the workspace found.
+#[derive(Debug, Default)]
+pub struct WorkspaceScan {
+    /// The paths to hide (see [`workspace_secrets`]).
+    pub secrets: Vec<PathBuf>,
+    /// Every entry seen, workspace-relative: what existed when the scan ran, which is
+    /// what a task needs to tell a file it made from one deleted underneath it.
+    pub listed: Vec<String>,
+    /// Directories seen but not listed (build output, package caches, hidden ones).
+    pub unlisted: Vec<String>,
+}
+
+/// [`workspace_secrets`], with the names the walk saw on the way: they cost nothing
+/// more to keep.
+pub fn scan_workspace(
+    workspace: &Path,
+    patterns: &[&str],
+    hidden: &[PathBuf],
+) -> Result<WorkspaceScan, SandboxError> {
+    let mut listed = Vec::new();
+    let mut unlisted = Vec::new();
     let mut globs = Vec::new();
     for pattern in WORKSPACE_SECRETS {
         globs.push(glob(pattern)?);
@@ -166,6 +190,7 @@ pub fn workspace_secrets(
             continue;
         };
         let is_dir = entry.file_type().is_dir();
+        listed.push(rel.to_string_lossy().into_owned());
         let matched = secrets.is_match(rel)
             || (keys.is_match(rel)
                 && rel.extension().is_none_or(|e| e != "pub")
@@ -178,6 +203,7 @@ pub fn workspace_secrets(
             }
             found.push(entry.path().to_path_buf());
             if is_dir {
+                unlisted.push(rel.to_string_lossy().into_owned());
                 walker.skip_current_dir();
             }
             continue;
@@ -187,6 +213,7 @@ pub fn workspace_secrets(
             && (SKIPPED_DIRS.iter().any(|d| name == *d)
                 || (name == "objects" && rel.parent().is_some_and(|p| p.ends_with(".git"))))
         {
+            unlisted.push(rel.to_string_lossy().into_owned());
             walker.skip_current_dir();
             continue;
         }
@@ -210,7 +237,11 @@ pub fn workspace_secrets(
             found.push(path);
         }
     }
-    Ok(found)
+    Ok(WorkspaceScan {
+        secrets: found,
+        listed,
+        unlisted,
+    })
 }
 
 fn set(globs: impl IntoIterator<Item = globset::Glob>) -> Result<GlobSet, SandboxError> {

@@ -136,10 +136,11 @@ fn conflicts(
     let mut out = Vec::new();
     for change in all {
         let real = workspace.join(&change.path);
-        let moved = match snapshot.entries.get(&change.path) {
-            Some(entry) => !entry.unchanged(&change.path, &real)?,
+        let moved = match (&snapshot.began, snapshot.entries.get(&change.path)) {
+            (Some(began), _) => began.changed(snapshot.listing.as_ref(), &change.path, &real)?,
+            (None, Some(entry)) => !entry.unchanged(&change.path, &real)?,
             // Not there when the task began: a conflict if it is there now.
-            None => fs::symlink_metadata(&real).is_ok(),
+            (None, None) => fs::symlink_metadata(&real).is_ok(),
         };
         if moved && !same_as_task(change, &real, upper)? {
             out.push(Conflict {

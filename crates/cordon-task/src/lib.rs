@@ -34,5 +34,5 @@ pub use changes::{Change, ChangeKind, Content, changes, render_diff};
 pub use error::TaskError;
 pub use meta::{TaskMeta, TaskState};
 pub use protected::is_protected;
-pub use snapshot::{Snapshot, SnapshotEntry};
+pub use snapshot::{Began, Listing, Snapshot, SnapshotEntry};
 pub use store::{Task, Tasks};

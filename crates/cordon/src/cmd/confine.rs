@@ -5,8 +5,8 @@
 use anyhow::{Context, Result};
 use cordon_core::manifest::LoadedManifest;
 use cordon_core::{Action, Authorizer, Decision, Effect, Gate, Verdict};
-use cordon_sandbox::{Sandbox, default_hidden_paths, scrub_env, workspace_secrets};
-use cordon_task::{Snapshot, Task, TaskState, Tasks};
+use cordon_sandbox::{Sandbox, default_hidden_paths, scan_workspace, scrub_env};
+use cordon_task::{Listing, Snapshot, Task, TaskState, Tasks};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,10 +94,19 @@ pub fn prepare(
             patterns.push(pattern);
         }
     }
-    let secrets = workspace_secrets(workspace, &patterns, &hidden)
+    let scan = scan_workspace(workspace, &patterns, &hidden)
         .context("cannot check the workspace for secrets to hide; nothing was run")?;
-    tracing::debug!(count = secrets.len(), "secrets hidden in the workspace");
-    sandbox = sandbox.hide_all(hidden).hide_all(secrets);
+    tracing::debug!(
+        count = scan.secrets.len(),
+        "secrets hidden in the workspace"
+    );
+    sandbox = sandbox.hide_all(hidden).hide_all(scan.secrets);
+    // What the walk saw is what existed when the task began: `apply` tells a file the
+    // task made from one deleted underneath it by this, with no stat per file.
+    let listing = Listing {
+        entries: scan.listed.into_iter().collect(),
+        unlisted: scan.unlisted,
+    };
     let inside = std::fs::canonicalize(confine.cwd).unwrap_or_else(|_| confine.cwd.to_owned());
     sandbox = sandbox.cwd(if inside.starts_with(workspace) {
         inside
@@ -125,7 +134,7 @@ pub fn prepare(
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let mut task = tasks.create(loaded.task_name(), workspace, command)?;
-    let snapshot = match Snapshot::capture(workspace) {
+    let snapshot = match Snapshot::began(workspace, task.dir(), Some(listing)) {
         Ok(snapshot) => snapshot,
         Err(e) => {
             task.finish(TaskState::Failed, None, Some(e.to_string()))?;

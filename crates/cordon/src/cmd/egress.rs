@@ -100,7 +100,7 @@ pub fn prepare(
     let ca = CertificateAuthority::load_or_create(&cordon_home.join("ca"))
         .context("cannot load or create the gateway's CA")?;
     let upstream: Vec<&Path> = options.upstream_ca.iter().map(PathBuf::as_path).collect();
-    let bundle = merged_bundle(ca.cert_pem(), task_dir)?;
+    let bundle = merged_bundle(ca.cert_pem(), cordon_home)?;
     let tunnel_only = tunnel_only(authorizer.manifest(), options.tunnel_only);
     let interception = Interception::new(Arc::new(ca), &upstream, tunnel_only)
         .context("cannot set up HTTPS interception")?;
@@ -195,12 +195,31 @@ fn bundle_paths() -> Vec<PathBuf> {
     out
 }
 
-/// The system roots followed by the gateway's CA, written into the task directory
-/// (outside the sandbox; shown inside read-only). Without a system bundle the file
-/// holds the gateway's CA alone.
-fn merged_bundle(ca_pem: &str, task_dir: &Path) -> Result<PathBuf> {
+/// The system roots followed by the gateway's CA, shown read-only inside. Written once
+/// per system bundle and CA under `$CORDON_HOME/ca/` (outside every sandbox), not per
+/// task: it is 200 KB, and writing it was a tenth of a sandbox's start-up. Without a
+/// system bundle the file holds the gateway's CA alone.
+fn merged_bundle(ca_pem: &str, cordon_home: &Path) -> Result<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let system = bundle_paths().into_iter().next();
+    // What the file is made of, by name, size and modification time: a changed
+    // system bundle or a new CA makes a new file.
+    let mut key = std::collections::hash_map::DefaultHasher::new();
+    ca_pem.hash(&mut key);
+    if let Some(system) = &system
+        && let Ok(meta) = std::fs::metadata(system)
+    {
+        system.hash(&mut key);
+        meta.len().hash(&mut key);
+        meta.modified().ok().hash(&mut key);
+    }
+    let dir = cordon_home.join("ca");
+    let path = dir.join(format!("bundle-{:016x}.pem", key.finish()));
+    if path.is_file() {
+        return Ok(path);
+    }
     let mut text = String::new();
-    if let Some(system) = bundle_paths().first() {
+    if let Some(system) = &system {
         text = std::fs::read_to_string(system)
             .with_context(|| format!("cannot read the system CA bundle {}", system.display()))?;
         if !text.ends_with('\n') {
@@ -209,9 +228,20 @@ fn merged_bundle(ca_pem: &str, task_dir: &Path) -> Result<PathBuf> {
     }
     text.push_str("# cordon gateway (intercepts HTTPS for this task)\n");
     text.push_str(ca_pem);
-    let path = task_dir.join("ca-bundle.pem");
-    std::fs::write(&path, text)
-        .with_context(|| format!("cannot write the task's CA bundle {}", path.display()))?;
+    // Atomically, so a run reading it never sees half of it; then the stale ones go.
+    let partial = dir.join(format!(".bundle-{}.tmp", std::process::id()));
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .with_context(|| format!("cannot write the gateway's CA bundle {}", path.display()))?;
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("bundle-") && entry.path() != path {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     Ok(path)
 }
 
