@@ -58,6 +58,21 @@ pub fn default_hidden_paths(home: &Path, cordon_home: &Path) -> Vec<PathBuf> {
     paths
 }
 
+/// Where the hidden files worth finding hard links to live: the credential paths
+/// under `home` and cordon's own keys. Not the socket directories and not the tasks
+/// under `cordon_home`: walking them (an editor's server, every earlier task's
+/// workspace copy) cost start-up time that grew with each run, for no secret file.
+#[must_use]
+pub fn linked_secret_paths(home: &Path, cordon_home: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = HOME_SECRETS.iter().map(|rel| home.join(rel)).collect();
+    paths.extend(
+        ["keys", "ca", "audit", "cordon.db"]
+            .iter()
+            .map(|name| cordon_home.join(name)),
+    );
+    paths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,7 +46,7 @@ mod secrets;
 
 pub use env::{looks_like_secret, scrub_env};
 pub use error::{KernelFeature, SandboxError, SetupStage};
-pub use hide::default_hidden_paths;
+pub use hide::{default_hidden_paths, linked_secret_paths};
 #[cfg(target_os = "linux")]
 pub use linux::relay::{Human, Interjector, TerminalRelay, Typed};
 pub use sandbox::{Sandbox, SandboxChild, SandboxKiller};

@@ -151,7 +151,9 @@ pub fn scan_workspace(
     // Every regular file by the inode number the directory listing gives (no `stat`
     // per file: that was most of a 10,000-file workspace's cost); the few whose number
     // is a hidden file's are checked with a `stat` at the end.
-    let mut files: Vec<(u64, PathBuf)> = Vec::new();
+    // (inode, where): the path is kept once, as the listing's, unless its name is not
+    // UTF-8 (the listing's lossy copy would not lead back to it).
+    let mut files: Vec<(u64, Result<usize, PathBuf>)> = Vec::new();
     let mut walker = walkdir::WalkDir::new(workspace)
         .min_depth(1)
         .follow_links(true)
@@ -224,13 +226,26 @@ pub fn scan_workspace(
             } else {
                 entry.ino()
             };
-            files.push((ino, entry.path().to_path_buf()));
+            let at = match rel.to_str() {
+                Some(_) => Ok(listed.len() - 1),
+                None => Err(entry.path().to_path_buf()),
+            };
+            files.push((ino, at));
         }
     }
     let numbers: HashSet<u64> = inodes.iter().map(|(_, ino)| *ino).collect();
-    for (ino, path) in files {
-        if numbers.contains(&ino)
-            && let Ok(meta) = std::fs::metadata(&path)
+    for (ino, at) in files {
+        if !numbers.contains(&ino) {
+            continue;
+        }
+        let path = match at {
+            Ok(index) => match listed.get(index) {
+                Some(rel) => workspace.join(rel),
+                None => continue,
+            },
+            Err(path) => path,
+        };
+        if let Ok(meta) = std::fs::metadata(&path)
             && meta.nlink() > 1
             && inodes.contains(&(meta.dev(), meta.ino()))
         {

@@ -5,8 +5,10 @@
 use anyhow::{Context, Result};
 use cordon_core::manifest::LoadedManifest;
 use cordon_core::{Action, Authorizer, Decision, Effect, Gate, Verdict};
-use cordon_sandbox::{Sandbox, default_hidden_paths, scan_workspace, scrub_env};
-use cordon_task::{Listing, Snapshot, Task, TaskState, Tasks};
+use cordon_sandbox::{
+    Sandbox, default_hidden_paths, linked_secret_paths, scan_workspace, scrub_env,
+};
+use cordon_task::{Began, Listing, Snapshot, Task, TaskState, Tasks};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -67,10 +69,10 @@ pub fn prepare(
     {
         sandbox = sandbox.read_only(home);
     }
-    let mut hidden = default_hidden_paths(
-        home.as_deref().unwrap_or(Path::new("/nonexistent")),
-        cordon_home,
-    );
+    let user_home = home.as_deref().unwrap_or(Path::new("/nonexistent"));
+    let mut hidden = default_hidden_paths(user_home, cordon_home);
+    // Hard links in the workspace to these are hidden too.
+    let mut linked = linked_secret_paths(user_home, cordon_home);
     let filesystem = &loaded.manifest.filesystem;
     for path in &filesystem.read {
         sandbox = sandbox.read_only(loaded.resolve_path(path));
@@ -90,23 +92,11 @@ pub fn prepare(
         let literal = !pattern.contains(['*', '?', '[', '{']);
         if literal && (pattern.starts_with('/') || pattern.starts_with('~')) {
             hidden.push(loaded.resolve_path(pattern));
+            linked.push(loaded.resolve_path(pattern));
         } else {
             patterns.push(pattern);
         }
     }
-    let scan = scan_workspace(workspace, &patterns, &hidden)
-        .context("cannot check the workspace for secrets to hide; nothing was run")?;
-    tracing::debug!(
-        count = scan.secrets.len(),
-        "secrets hidden in the workspace"
-    );
-    sandbox = sandbox.hide_all(hidden).hide_all(scan.secrets);
-    // What the walk saw is what existed when the task began: `apply` tells a file the
-    // task made from one deleted underneath it by this, with no stat per file.
-    let listing = Listing {
-        entries: scan.listed.into_iter().collect(),
-        unlisted: scan.unlisted,
-    };
     let inside = std::fs::canonicalize(confine.cwd).unwrap_or_else(|_| confine.cwd.to_owned());
     sandbox = sandbox.cwd(if inside.starts_with(workspace) {
         inside
@@ -114,43 +104,53 @@ pub fn prepare(
         workspace.to_owned()
     });
 
-    let effect = if read_only {
-        Effect::Read
-    } else {
-        Effect::Write
+    // The moment the task begins, marked before the workspace is walked: whatever
+    // changes after it is seen by `apply`.
+    let began = Began::mark(workspace, cordon_home).context("cannot mark the task's start")?;
+    // The walk for secrets is the one part of the start that grows with the
+    // workspace: it runs beside the rest (the decision, the task, the gateway) and
+    // is waited for before anything is started.
+    let (scan, rest) = std::thread::scope(|scope| {
+        let scanning = scope.spawn(|| scan_workspace(workspace, &patterns, &linked));
+        let rest = decide_and_open(confine, authorizer, cordon_home);
+        let scan = scanning.join().unwrap_or_else(|_| {
+            Err(cordon_sandbox::SandboxError::Config(
+                "the workspace walk failed".to_owned(),
+            ))
+        });
+        (scan, rest)
+    });
+    let (mut task, egress) = match rest? {
+        Opened::Refused(action, verdict) => return Ok(Confined::Refused(action, verdict)),
+        Opened::Ready(task, egress) => (task, *egress),
     };
-    let action = Action::new(Gate::Sandbox, "sandbox.run", effect)
-        .with_path(workspace.display().to_string())
-        .with_detail(confine.detail.clone());
-    let verdict = authorizer.authorize(&action);
-    if verdict.decision != Decision::Allow {
-        return Ok(Confined::Refused(Box::new(action), verdict));
-    }
-
-    let tasks = Tasks::new(cordon_home);
-    let command: Vec<String> = confine
-        .command
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let mut task = tasks.create(loaded.task_name(), workspace, command)?;
-    let snapshot = match Snapshot::began(workspace, task.dir(), Some(listing)) {
-        Ok(snapshot) => snapshot,
+    let scan = match scan {
+        Ok(scan) => scan,
         Err(e) => {
             task.finish(TaskState::Failed, None, Some(e.to_string()))?;
-            return Err(e).context("cannot snapshot the workspace");
+            return Err(e)
+                .context("cannot check the workspace for secrets to hide; nothing was run");
         }
     };
-    task.save_snapshot(&snapshot)?;
+    tracing::debug!(
+        count = scan.secrets.len(),
+        "secrets hidden in the workspace"
+    );
+    sandbox = sandbox.hide_all(hidden).hide_all(scan.secrets);
+    // What the walk saw is what existed when the task began: `apply` tells a file the
+    // task made from one deleted underneath it by this, with no stat per file.
+    let mut entries = scan.listed;
+    entries.sort_unstable();
+    let listing = Listing {
+        entries,
+        unlisted: scan.unlisted,
+    };
+    if let Err(e) = task.save_snapshot(&Snapshot::from_moment(began, Some(listing))) {
+        task.finish(TaskState::Failed, None, Some(e.to_string()))?;
+        return Err(e).context("cannot record the workspace's state");
+    }
     sandbox = sandbox.task_dir(task.dir());
 
-    let egress = match egress::prepare(authorizer, cordon_home, task.dir(), &confine.egress) {
-        Ok(egress) => egress,
-        Err(e) => {
-            task.finish(TaskState::Failed, None, Some(format!("{e:#}")))?;
-            return Err(e);
-        }
-    };
     let mut profile_env = Vec::new();
     if let (Some(profile), Some(home)) = (confine.profile, home.as_deref()) {
         let state = |dir: &Path| {
@@ -198,6 +198,45 @@ pub fn prepare(
         task,
         egress,
     })))
+}
+
+enum Opened {
+    Refused(Box<Action>, Verdict),
+    Ready(Task, Box<Egress>),
+}
+
+/// The decision to start, then the task and its gateway.
+fn decide_and_open(
+    confine: &Confine<'_>,
+    authorizer: Arc<Authorizer>,
+    cordon_home: &Path,
+) -> Result<Opened> {
+    let effect = if confine.read_only {
+        Effect::Read
+    } else {
+        Effect::Write
+    };
+    let action = Action::new(Gate::Sandbox, "sandbox.run", effect)
+        .with_path(confine.workspace.display().to_string())
+        .with_detail(confine.detail.clone());
+    let verdict = authorizer.authorize(&action);
+    if verdict.decision != Decision::Allow {
+        return Ok(Opened::Refused(Box::new(action), verdict));
+    }
+    let command: Vec<String> = confine
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut task =
+        Tasks::new(cordon_home).create(confine.loaded.task_name(), confine.workspace, command)?;
+    match egress::prepare(authorizer, cordon_home, task.dir(), &confine.egress) {
+        Ok(egress) => Ok(Opened::Ready(task, Box::new(egress))),
+        Err(e) => {
+            task.finish(TaskState::Failed, None, Some(format!("{e:#}")))?;
+            Err(e)
+        }
+    }
 }
 
 /// The command line as a person would type it, for the audit record.
