@@ -5,8 +5,9 @@
 //!
 //! * `task.json`: id, task name, workspace, command, start and end, state, exit code
 //!   ([`TaskMeta`]);
-//! * `snapshot.json`: the real workspace as it was when the task began, file by file
-//!   (size, mtime, SHA-256), so [`apply`] can tell whether it changed underneath;
+//! * `snapshot.json`: the moment the task began and the names the workspace held then
+//!   ([`Snapshot`]; earlier tasks: every entry's details), so [`apply`] can tell
+//!   whether a path it writes changed underneath;
 //! * `upper/` and `work/`: the overlay's upper and work directories. Everything the
 //!   sandboxed command wrote or deleted in the workspace is in `upper/`, and nothing
 //!   else touched the real workspace.
