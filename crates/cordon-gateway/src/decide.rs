@@ -54,6 +54,10 @@ pub enum Unreadable {
     Encoding(EncodingError),
     #[error("{0}")]
     Json(String),
+    /// A tool call's argument breaks the task's `[tools.args]` (not unreadable: read,
+    /// and refused before policy is asked, as the MCP gate refuses it).
+    #[error("{0}")]
+    ToolArgs(String),
 }
 
 impl Unreadable {
@@ -63,6 +67,7 @@ impl Unreadable {
             Unreadable::Graphql(_) => "gateway.unreadable-graphql",
             Unreadable::GitPush(_) => "gateway.unreadable-git-push",
             Unreadable::Encoding(_) | Unreadable::Json(_) => "gateway.unreadable-body",
+            Unreadable::ToolArgs(_) => "tools.args",
         }
     }
 
@@ -77,6 +82,7 @@ impl Unreadable {
                 format!("the request to {host} cannot be judged: {error}")
             }
             Unreadable::Json(error) => format!("the request to {host} cannot be judged: {error}"),
+            Unreadable::ToolArgs(reason) => reason.clone(),
         }
     }
 }
@@ -301,9 +307,18 @@ fn read_content(
     // MCP over HTTP. A body that is both JSON-RPC and GraphQL-shaped is read both
     // ways: whichever kind of server gets it, what it would run was judged.
     let jsonrpc = (facts.method == "POST")
-        .then(|| crate::jsonrpc::read_jsonrpc(&facts.authority.host, facts.body, base))
+        .then(|| crate::jsonrpc::read_jsonrpc(manifest, &facts.authority.host, facts.body, base))
         .flatten();
-    if let Some(mut actions) = jsonrpc {
+    if let Some(read) = jsonrpc {
+        let mut actions = match read {
+            Ok(actions) => actions,
+            Err(broken) => {
+                return Reading::Unreadable {
+                    action: broken.action,
+                    error: Unreadable::ToolArgs(broken.reason),
+                };
+            }
+        };
         if speaks_graphql(facts) {
             match read_graphql(manifest, facts, facts.body, base) {
                 Reading::Actions(graphql) => actions.extend(graphql),

@@ -8,18 +8,21 @@
 //! human. Other methods are reads of the server (`mcp.initialize`, `mcp.tools/list`);
 //! the listing itself is not filtered here (`cordon mcp --upstream` does that).
 
-use cordon_classify::{ShellContext, classify_tool_call, danger};
+use cordon_classify::danger;
+use cordon_core::manifest::Manifest;
 use cordon_core::{Action, Effect};
+use cordon_mcp::tools::{Reading, read_remote_call};
 use serde_json::Value;
 
 /// The actions of a JSON-RPC request body, when it is one; `None` otherwise. A body
 /// that claims JSON-RPC but holds a `tools/call` without a tool name reads as one
 /// unknown call, which policy refuses or asks about.
 pub(crate) fn read_jsonrpc(
+    manifest: &Manifest,
     host: &str,
     body: &[u8],
     base: &dyn Fn(String, Effect) -> Action,
-) -> Option<Vec<Action>> {
+) -> Option<Result<Vec<Action>, Broken>> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let messages: Vec<&Value> = match &value {
         Value::Array(items) if !items.is_empty() => items.iter().collect(),
@@ -44,12 +47,25 @@ pub(crate) fn read_jsonrpc(
     Some(
         messages
             .into_iter()
-            .map(|message| read_message(host, message, base))
+            .map(|message| read_message(manifest, host, message, base))
             .collect(),
     )
 }
 
-fn read_message(host: &str, message: &Value, base: &dyn Fn(String, Effect) -> Action) -> Action {
+/// A `tools/call` whose argument breaks the task's `[tools.args]`: refused before
+/// policy is asked, as `cordon mcp` refuses it.
+#[derive(Debug)]
+pub(crate) struct Broken {
+    pub(crate) action: Box<Action>,
+    pub(crate) reason: String,
+}
+
+fn read_message(
+    manifest: &Manifest,
+    host: &str,
+    message: &Value,
+    base: &dyn Fn(String, Effect) -> Action,
+) -> Result<Action, Broken> {
     let method = message.get("method").and_then(Value::as_str);
     match method {
         Some("tools/call") => {
@@ -60,37 +76,41 @@ fn read_message(host: &str, message: &Value, base: &dyn Fn(String, Effect) -> Ac
                 .cloned()
                 .unwrap_or(Value::Object(serde_json::Map::new()));
             let Some(name) = name else {
-                return base("mcp.tools/call".to_owned(), Effect::Unknown)
-                    .with_detail(format!("tools/call on {host} names no tool"));
+                return Ok(base("mcp.tools/call".to_owned(), Effect::Unknown)
+                    .with_detail(format!("tools/call on {host} names no tool")));
             };
-            // The server's paths are not this machine's: every path argument reads
-            // as outside the workspace, the more guarded reading.
-            let elsewhere = ShellContext {
-                cwd: "/".into(),
-                workspace: "/nonexistent/remote-mcp-server".into(),
-                home: "/nonexistent/remote-mcp-server".into(),
-            };
-            let findings = classify_tool_call(name, &arguments, &elsewhere);
-            let effect = findings
-                .iter()
-                .map(|f| f.effect)
-                .max_by_key(|e| danger(*e))
-                .unwrap_or(Effect::Read);
             let tool = format!("{host}.{name}");
-            base(format!("mcp.tool.{tool}"), effect)
-                .with_tool(tool.clone())
-                .with_detail(format!("{tool} {arguments}"))
+            let call = |effect| {
+                base(format!("mcp.tool.{tool}"), effect)
+                    .with_tool(tool.clone())
+                    .with_detail(format!("{tool} {arguments}"))
+            };
+            // The MCP gate's own reading: `[tools.args]` constraints, then the
+            // classifier, the server's paths taken as not this machine's.
+            match read_remote_call(manifest, host, name, &arguments) {
+                Reading::Violation { reason, .. } => Err(Broken {
+                    action: Box::new(call(Effect::Unknown)),
+                    reason,
+                }),
+                Reading::Actions(actions) => Ok(call(
+                    actions
+                        .iter()
+                        .map(|(action, _)| action.effect)
+                        .max_by_key(|e| danger(*e))
+                        .unwrap_or(Effect::Read),
+                )),
+            }
         }
-        Some(method) if is_mcp_method(method) => base(format!("mcp.{method}"), Effect::Read)
-            .with_detail(format!("MCP {method} on {host}")),
+        Some(method) if is_mcp_method(method) => Ok(base(format!("mcp.{method}"), Effect::Read)
+            .with_detail(format!("MCP {method} on {host}"))),
         // A method MCP does not have, batched with ones it does: what the plain
         // reading of the POST would have said.
-        Some(method) => base("http.POST".to_owned(), Effect::Write)
-            .with_detail(format!("JSON-RPC {method} on {host}")),
+        Some(method) => Ok(base("http.POST".to_owned(), Effect::Write)
+            .with_detail(format!("JSON-RPC {method} on {host}"))),
         // A response or an error sent by the client (to a server's request): no action
         // of its own.
-        None => base("mcp.response".to_owned(), Effect::Read)
-            .with_detail(format!("an MCP response sent to {host}")),
+        None => Ok(base("mcp.response".to_owned(), Effect::Read)
+            .with_detail(format!("an MCP response sent to {host}"))),
     }
 }
 
@@ -124,6 +144,26 @@ mod tests {
         Action::new(Gate::Http, operation, effect)
     }
 
+    fn manifest() -> Manifest {
+        Manifest::parse(
+            r#"
+[task]
+name = "t"
+
+[tools.args."mcp.acme.test.run_query"]
+sql = { classify = "sql" }
+
+[tools.args."mcp.acme.test.create_pull_request"]
+repo = { equals = "acme/app" }
+
+[tools.args."mcp.acme.test.read_file"]
+path = { within = "workspace" }
+"#,
+            "cordon.toml",
+        )
+        .unwrap()
+    }
+
     #[test]
     fn a_tool_call_is_named_by_host_and_tool_and_judged_by_the_classifier() {
         let body = br#"[
@@ -132,7 +172,9 @@ mod tests {
             {"jsonrpc":"2.0","id":3,"method":"tools/list"},
             {"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{}}}
         ]"#;
-        let actions = read_jsonrpc("mcp.acme.test", body, &base).unwrap();
+        let actions = read_jsonrpc(&manifest(), "mcp.acme.test", body, &base)
+            .unwrap()
+            .unwrap();
         let seen: Vec<(&str, Effect, Option<&str>)> = actions
             .iter()
             .map(|a| (a.operation.as_str(), a.effect, a.tool.as_deref()))
@@ -160,6 +202,7 @@ mod tests {
     fn other_json_rpc_apis_stay_plain_posts() {
         assert!(
             read_jsonrpc(
+                &manifest(),
                 "eth.test",
                 br#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x00"]}"#,
                 &base
@@ -168,10 +211,12 @@ mod tests {
         );
         // Batched with MCP, a foreign method reads as the POST it is: a write.
         let actions = read_jsonrpc(
+            &manifest(),
             "h",
             br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},{"jsonrpc":"2.0","id":2,"method":"eth_sendRawTransaction"}]"#,
             &base,
         )
+        .unwrap()
         .unwrap();
         assert_eq!(actions[1].operation, "http.POST");
         assert_eq!(actions[1].effect, Effect::Write);
@@ -185,7 +230,33 @@ mod tests {
             br#"[]"#,
             b"not json",
         ] {
-            assert!(read_jsonrpc("h", body, &base).is_none());
+            assert!(read_jsonrpc(&manifest(), "h", body, &base).is_none());
         }
+    }
+
+    #[test]
+    fn tool_argument_constraints_hold_through_the_gateway_too() {
+        let call = |name: &str, arguments: &str| {
+            let body = format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{name}","arguments":{arguments}}}}}"#
+            );
+            read_jsonrpc(&manifest(), "mcp.acme.test", body.as_bytes(), &base).unwrap()
+        };
+        // A declared language speaks for the call.
+        let select = call("run_query", r#"{"sql":"SELECT 1"}"#).unwrap();
+        assert_eq!(select[0].effect, Effect::Read);
+        let drop = call("run_query", r#"{"sql":"DROP TABLE users"}"#).unwrap();
+        assert_eq!(drop[0].effect, Effect::Destroy);
+        // A broken constraint is refused, naming the argument.
+        let other = call("create_pull_request", r#"{"repo":"evil/fork"}"#).unwrap_err();
+        assert!(other.reason.contains("`repo`"), "{}", other.reason);
+        assert_eq!(
+            other.action.operation,
+            "mcp.tool.mcp.acme.test.create_pull_request"
+        );
+        assert!(call("create_pull_request", r#"{"repo":"acme/app"}"#).is_ok());
+        // A path on a server elsewhere cannot be shown inside the workspace.
+        let path = call("read_file", r#"{"path":"src/main.rs"}"#).unwrap_err();
+        assert!(path.reason.contains("elsewhere"), "{}", path.reason);
     }
 }

@@ -9,7 +9,9 @@
 //! destroy.
 
 use cordon_classify::{Finding, ShellContext, classify_tool_call, graphql_request_fields};
-use cordon_core::manifest::{ArgConstraint, Language, LoadedManifest, PathArea, absolutize};
+use cordon_core::manifest::{
+    ArgConstraint, Language, LoadedManifest, Manifest, PathArea, absolutize,
+};
 use cordon_core::{Action, Effect, Gate};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -46,17 +48,75 @@ pub fn read_call(
     arguments: &Value,
     annotations: Option<&Value>,
 ) -> Reading {
+    let call = Call {
+        server,
+        name,
+        arguments,
+        annotations,
+    };
+    read_with(
+        &manifest.manifest,
+        Some(manifest),
+        &shell_context(manifest),
+        &call,
+    )
+}
+
+/// Reads a `tools/call` to a server elsewhere (reached over the network, through the
+/// gateway): the same constraints and classifier, but its paths are not this
+/// machine's, so a path argument reads as outside the workspace and a `within`
+/// constraint cannot be shown to hold (it is broken).
+pub fn read_remote_call(
+    manifest: &Manifest,
+    server: &str,
+    name: &str,
+    arguments: &Value,
+) -> Reading {
+    let elsewhere = ShellContext {
+        cwd: "/".into(),
+        workspace: "/nonexistent/remote-mcp-server".into(),
+        home: "/nonexistent/remote-mcp-server".into(),
+    };
+    let call = Call {
+        server,
+        name,
+        arguments,
+        annotations: None,
+    };
+    read_with(manifest, None, &elsewhere, &call)
+}
+
+struct Call<'a> {
+    server: &'a str,
+    name: &'a str,
+    arguments: &'a Value,
+    annotations: Option<&'a Value>,
+}
+
+/// `local`: the task, when the server runs on this machine (paths are checked against
+/// its workspace); `None` for a server elsewhere.
+fn read_with(
+    manifest: &Manifest,
+    local: Option<&LoadedManifest>,
+    ctx: &ShellContext,
+    call: &Call<'_>,
+) -> Reading {
+    let Call {
+        server,
+        name,
+        arguments,
+        annotations,
+    } = *call;
     let full = qualified(server, name);
     let detail = format!("{full} {arguments}");
-    let ctx = shell_context(manifest);
     let mut classified: Option<Vec<Finding>> = None;
     let mut path: Option<String> = None;
-    for (glob, constraints) in &manifest.manifest.tools.args {
+    for (glob, constraints) in &manifest.tools.args {
         if !cordon_core::manifest::Glob(glob.clone()).matches(&full) {
             continue;
         }
         for (argument, constraint) in constraints {
-            match check(manifest, &ctx, name, arguments.get(argument), constraint) {
+            match check(local, ctx, name, arguments.get(argument), constraint) {
                 Checked::Fine => {}
                 Checked::Path(p) => path = path.or(Some(p)),
                 Checked::Classified(findings) => {
@@ -75,7 +135,7 @@ pub fn read_call(
             }
         }
     }
-    let mut findings = classify_tool_call(name, arguments, &ctx);
+    let mut findings = classify_tool_call(name, arguments, ctx);
     if let Some(classified) = classified {
         // A declared language speaks for the call instead of the tool's name.
         findings.retain(|f| !f.reason.starts_with(&format!("the tool `{name}`")));
@@ -155,7 +215,7 @@ enum Checked {
 }
 
 fn check(
-    manifest: &LoadedManifest,
+    local: Option<&LoadedManifest>,
     ctx: &ShellContext,
     tool: &str,
     value: Option<&Value>,
@@ -185,7 +245,12 @@ fn check(
         ArgConstraint::Matches(glob) => {
             Checked::Broken(format!("it must match `{}`, not `{text}`", glob.0))
         }
-        ArgConstraint::Within(area) => within(manifest, *area, text),
+        ArgConstraint::Within(area) => match local {
+            Some(manifest) => within(manifest, *area, text),
+            None => Checked::Broken(format!(
+                "`{text}` is a path on a server elsewhere, which cordon cannot show to be inside the workspace"
+            )),
+        },
         ArgConstraint::Classify(language) => {
             Checked::Classified(classify(tool, *language, text, ctx))
         }
