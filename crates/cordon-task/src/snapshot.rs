@@ -318,7 +318,11 @@ impl Began {
     /// Now, as file times tell it: the change time of a file written in `scratch`
     /// (and removed again), and whether `workspace` keeps whole seconds only.
     pub fn mark(workspace: &Path, scratch: &Path) -> Result<Self, TaskError> {
-        let marker = scratch.join(format!(".began-{}", std::process::id()));
+        // Unique per call: one supervisor starts several sandboxes at once (the MCP
+        // servers it serves), each marking its own start.
+        static MARKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let mark = MARKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let marker = scratch.join(format!(".began-{}-{mark}", std::process::id()));
         std::fs::write(&marker, b"").map_err(TaskError::io("write", &marker))?;
         let meta = std::fs::symlink_metadata(&marker).map_err(TaskError::io("stat", &marker));
         let _ = std::fs::remove_file(&marker);

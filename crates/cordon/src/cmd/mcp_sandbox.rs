@@ -165,18 +165,29 @@ pub fn start(
     let mut sandbox = sandbox
         .stdin(std::os::fd::OwnedFd::from(stdin_inside))
         .stdout(std::os::fd::OwnedFd::from(stdout_inside));
+    let mut task = task;
     if spec.stderr_to_log {
         let path = task.dir().join("stderr.log");
-        let log = std::fs::File::create(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        sandbox = sandbox.stderr(std::os::fd::OwnedFd::from(log));
+        match std::fs::File::create(&path) {
+            Ok(log) => sandbox = sandbox.stderr(std::os::fd::OwnedFd::from(log)),
+            Err(e) => {
+                task.finish(TaskState::Failed, None, Some(e.to_string()))?;
+                return Err(e).with_context(|| format!("cannot create {}", path.display()));
+            }
+        }
     }
-    let mut child = sandbox.spawn().with_context(|| {
-        format!(
-            "the sandbox for MCP server `{}` could not be built; it was not started",
-            spec.name
-        )
-    })?;
+    let mut child = match sandbox.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            task.finish(TaskState::Failed, None, Some(e.to_string()))?;
+            return Err(e).with_context(|| {
+                format!(
+                    "the sandbox for MCP server `{}` could not be built; it was not started",
+                    spec.name
+                )
+            });
+        }
+    };
     // The sandbox's ends of the pipes live in the builder: dropped, so the server's
     // exit closes its output here.
     drop(sandbox);
@@ -197,6 +208,7 @@ pub fn start(
         Err(e) => {
             let _ = killer.kill();
             let _ = child.wait();
+            task.finish(TaskState::Failed, None, Some(e.to_string()))?;
             return Err(e).context("cannot serve the MCP server's gateway");
         }
     };
