@@ -25,6 +25,9 @@ use super::mcp_sandbox::{self, ServerSpec};
 /// `NAME=127.0.0.1:PORT,…`: where each declared server is reached inside.
 pub const SERVERS_VAR: &str = "CORDON_MCP_SERVERS";
 
+/// Sessions (each a sandboxed server) open at once per declared server.
+const MAX_SESSIONS: usize = 8;
+
 /// The first port inside for declared servers; one each, in name order.
 pub const FIRST_PORT: u16 = 4610;
 
@@ -116,11 +119,21 @@ pub fn serve(
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let bridges = bridges.clone();
         let handle = runtime.clone();
+        // Each session starts a sandbox: an agent opening connections in a loop must
+        // not start servers without bound.
+        let sessions = Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS));
         runtime.spawn(async move {
             let mut session = 0u32;
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
+                };
+                let Ok(permit) = sessions.clone().try_acquire_owned() else {
+                    note(&format!(
+                        "cordon: MCP server `{name}`: refused a connection, {MAX_SESSIONS} sessions are open"
+                    ));
+                    drop(stream);
+                    continue;
                 };
                 session = session.wrapping_add(1);
                 let bridges = bridges.clone();
@@ -130,6 +143,7 @@ pub fn serve(
                     if let Err(e) = one_session(bridges, &name, session, stream, handle).await {
                         note(&format!("cordon: MCP server `{name}`: {e:#}"));
                     }
+                    drop(permit);
                 });
             }
         });

@@ -274,3 +274,33 @@ fn inside_cordon_run_the_agent_reaches_the_declared_server_but_not_its_credentia
     assert_eq!(saw.matches("/whoami").count(), 1, "{saw}");
     assert!(saw.contains(&format!("Bearer {TOKEN}")), "{saw}");
 }
+
+#[test]
+fn an_agent_cannot_start_declared_servers_without_bound() {
+    let place = place();
+    let (code, stdout, stderr) = run(
+        &place,
+        r#"python3 - <<'PY'
+import os, socket, time
+host, port = os.environ["CORDON_MCP_SERVERS"].split("=")[1].split(":")
+held = [socket.create_connection((host, int(port))) for _ in range(8)]
+time.sleep(1.5)
+extra = socket.create_connection((host, int(port)))
+extra.settimeout(5)
+try:
+    print("ninth=closed" if extra.recv(1) == b"" else "ninth=open")
+except socket.timeout:
+    print("ninth=open")
+# The first eight are still served.
+held[0].settimeout(0.5)
+try:
+    print("first=open" if held[0].recv(1) != b"" else "first=closed")
+except socket.timeout:
+    print("first=open")
+PY"#,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("ninth=closed"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("first=open"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("8 sessions are open"), "{stderr}");
+}
