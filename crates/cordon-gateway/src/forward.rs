@@ -169,6 +169,20 @@ impl Gateway {
                     ),
                 );
             }
+            // In the clear, the real secret would be readable by anything on the path.
+            // A name the manifest pins to this machine (a local stand-in in tests and
+            // demos) never leaves it, so it may.
+            if scheme == Scheme::Http && !self.stays_on_this_machine(&authority.host) {
+                return problem(
+                    StatusCode::FORBIDDEN,
+                    "credential_cleartext",
+                    &format!(
+                        "credential `{}` is sent over HTTPS only: http://{} would carry it in the clear; use https://",
+                        credentials.name(index),
+                        authority.host
+                    ),
+                );
+            }
             credentials.inject(index, &mut parts);
             // An echo of the secret in a compressed body would pass the scrubber
             // unseen, so the answer to a credentialed request is asked for plain.
@@ -188,6 +202,18 @@ impl Gateway {
 
     /// A response to a credentialed request, with echoes of the real secret replaced
     /// by the phantom as it streams.
+    /// Whether `host` is pinned by the manifest's `[network] resolve` to a loopback
+    /// address: a connection there never leaves the machine.
+    fn stays_on_this_machine(&self, host: &str) -> bool {
+        self.authorizer()
+            .manifest()
+            .manifest
+            .network
+            .resolve
+            .iter()
+            .any(|(name, pin)| name.eq_ignore_ascii_case(host) && pin.ip.is_loopback())
+    }
+
     fn scrubbed(&self, index: usize, response: Response<Body>) -> Response<Body> {
         let Some(scrubber) = self.credentials().scrubber(index) else {
             return response;

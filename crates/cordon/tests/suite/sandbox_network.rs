@@ -197,6 +197,22 @@ PY
 }
 
 #[test]
+fn a_credential_is_never_sent_in_the_clear_past_this_machine() {
+    let net = Net::new(false);
+    // `api.github.test` is the credential's host but not pinned to this machine: over
+    // plain HTTP the real token would cross the network readable.
+    let run =
+        net.run(r#"curl -sS -m 10 -H "Authorization: Bearer $GH_PAT" http://api.github.test/user"#);
+    assert!(
+        run.stdout.contains("HTTPS only") && run.stdout.contains("credential_cleartext"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(!run.stdout.contains(GH_PAT));
+}
+
+#[test]
 fn https_inside_is_intercepted_trusted_and_scoped_without_any_flag() {
     let net = Net::new(true);
     let url = format!(
