@@ -96,6 +96,16 @@ class Handler(BaseHTTPRequestHandler):
         self.record("")
         if self.path == "/health":
             return self.reply(200, {"ok": True})
+        if self.path == "/whoami-gzip":
+            # Compresses its answer whatever the client asked for, as some servers do.
+            data = gzip.compress(json.dumps({"authorization": self.headers.get("Authorization")}).encode())
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if self.path == "/whoami":
             # Echoes the token it was sent, as some APIs do.
             return self.reply(200, {"authorization": self.headers.get("Authorization")})

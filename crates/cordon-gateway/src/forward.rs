@@ -218,6 +218,25 @@ impl Gateway {
         let Some(scrubber) = self.credentials().scrubber(index) else {
             return response;
         };
+        // Asked for the answer uncompressed (`Accept-Encoding: identity`), a server
+        // that compresses it anyway would carry an echo of the secret past the
+        // scrubber unseen: such an answer is not passed on.
+        let coding = response
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty() && v != "identity");
+        if let Some(coding) = coding {
+            return problem(
+                StatusCode::BAD_GATEWAY,
+                "credential_response_encoded",
+                &format!(
+                    "the server answered a request carrying credential `{}` with a `{coding}`-encoded body although asked for it plain; cordon cannot check it for the secret, so it is not passed on",
+                    self.credentials().name(index)
+                ),
+            );
+        }
         let (mut parts, body) = response.into_parts();
         // A phantom need not be as long as its secret.
         parts.headers.remove(header::CONTENT_LENGTH);

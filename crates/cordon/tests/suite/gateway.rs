@@ -846,6 +846,25 @@ fn the_agent_holds_a_phantom_and_the_gateway_injects_the_real_token_in_scope_onl
         "the real token reached the agent: {echo}"
     );
     assert!(echo.body.contains(&phantom), "{echo}");
+    // A server that compresses its answer though asked not to would carry the echo
+    // past the scrubber: the answer is withheld.
+    let packed = s.curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-H",
+        &format!("Authorization: Bearer {phantom}"),
+        &format!(
+            "https://backboard.railway.com:{}/whoami-gzip",
+            s.railway.port
+        ),
+    ]);
+    assert_eq!(packed.status, 502, "{packed}");
+    assert_eq!(
+        json(&packed)["kind"],
+        "credential_response_encoded",
+        "{packed}"
+    );
+    assert!(s.provider_saw().contains("/whoami-gzip"), "it was asked");
 
     // The phantom sent to another host is not a credential there.
     let elsewhere = s.curl(&[
