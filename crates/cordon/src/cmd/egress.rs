@@ -229,7 +229,10 @@ fn merged_bundle(ca_pem: &str, cordon_home: &Path) -> Result<PathBuf> {
     text.push_str("# cordon gateway (intercepts HTTPS for this task)\n");
     text.push_str(ca_pem);
     // Atomically, so a run reading it never sees half of it; then the stale ones go.
-    let partial = dir.join(format!(".bundle-{}.tmp", std::process::id()));
+    // Unique per call: a supervisor may start several sandboxes at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = dir.join(format!(".bundle-{}-{write}.tmp", std::process::id()));
     std::fs::write(&partial, text)
         .and_then(|()| std::fs::rename(&partial, &path))
         .with_context(|| format!("cannot write the gateway's CA bundle {}", path.display()))?;
