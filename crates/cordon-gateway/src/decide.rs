@@ -158,6 +158,10 @@ fn read_decoded(
 /// its model API, as sent and as the server resolves it (a path that becomes another
 /// under normalization is not one).
 fn is_inference(manifest: &Manifest, facts: &RequestFacts<'_>) -> bool {
+    // Every request passes here; only an agent profile's task has endpoints.
+    if manifest.network.inference.is_empty() || facts.method != "POST" {
+        return false;
+    }
     let normalized = normalized_path(facts.path);
     let host = &facts.authority.host;
     manifest.network.inference.iter().any(|endpoint| {

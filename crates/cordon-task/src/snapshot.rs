@@ -192,8 +192,7 @@ pub struct Snapshot {
 /// Which paths existed when a task began.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listing {
-    /// Every workspace-relative path seen, sorted (a list, searched by halves: a set
-    /// of 10,000 names cost a millisecond to build at every start).
+    /// Every workspace-relative path seen, sorted (searched by halves).
     pub entries: Vec<String>,
     /// Directories whose contents were not listed (build output, caches).
     pub unlisted: Vec<String>,
@@ -216,9 +215,9 @@ impl Listing {
 
 /// The moment a task began, as file systems record time: every change to a file after
 /// it leaves a change time (`ctime`) at or past it, which nothing can set back. A
-/// moment costs nothing per file, where walking a workspace of 10,000 files to record
-/// each cost 40 ms of every `cordon run`; `apply` asks only about the paths the task
-/// changed.
+/// moment costs nothing per file, where recording every entry was most of the 40.8 ms
+/// a 10,000-file workspace added to `cordon run` (BENCHMARKS.md); `apply` asks only
+/// about the paths the task changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Began {
     /// The change time of a file written as the task began, in nanoseconds: the

@@ -197,7 +197,7 @@ fn bundle_paths() -> Vec<PathBuf> {
 
 /// The system roots followed by the gateway's CA, shown read-only inside. Written once
 /// per system bundle and CA under `$CORDON_HOME/ca/` (outside every sandbox), not per
-/// task: it is 200 KB, and writing it was a tenth of a sandbox's start-up. Without a
+/// task: it is about 200 KB, read and written again by every run before. Without a
 /// system bundle the file holds the gateway's CA alone.
 fn merged_bundle(ca_pem: &str, cordon_home: &Path) -> Result<PathBuf> {
     use std::hash::{Hash, Hasher};

@@ -912,7 +912,7 @@ fn held_volume_delete(s: &Setup) -> std::thread::JoinHandle<Reply> {
 }
 
 /// The id of the one pending approval, once a held request has filed it.
-fn pending_id(home: &Path) -> String {
+pub(super) fn pending_id(home: &Path) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let list = cordon(home, Path::new("/"), &["approvals", "--json"], None);

@@ -2,8 +2,11 @@
 //! lying annotations, tools slipped in through list_changed, look-alike names, id
 //! collisions, batches, oversized and malformed messages, servers that hang or die.
 
+use super::common::cordon;
+use super::gateway::pending_id;
 use super::mcp_client::{Client, liar, place, text};
 use serde_json::{Value, json};
+use std::path::Path;
 
 const LIAR: &str = r#"
 [task]
@@ -81,31 +84,6 @@ fn read_only_hint_on_delete_does_not_help_and_one_approval_lets_exactly_one_call
     client.finish();
 }
 
-/// The one pending approval in `home`, once it is filed.
-pub(super) fn pending_approval(home: &std::path::Path) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let listed = std::process::Command::new(env!("CARGO_BIN_EXE_cordon"))
-            .args(["approvals", "--json"])
-            .env("CORDON_HOME", home)
-            .output()
-            .unwrap();
-        let ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter_map(|v| v["id"].as_str().map(str::to_owned))
-            .collect();
-        if let [id] = ids.as_slice() {
-            return id.clone();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no single pending approval: {ids:?}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn in_hold_mode_a_destructive_call_waits_for_a_human_while_the_session_goes_on() {
     let place = place(&format!("{LIAR}\n[approval]\nmode = \"hold\"\n"));
@@ -116,7 +94,7 @@ fn in_hold_mode_a_destructive_call_waits_for_a_human_while_the_session_goes_on()
     let args = json!({"id": "vol_prod_7f3"});
     client.send(&json!({"jsonrpc": "2.0", "id": 10, "method": "tools/call",
         "params": {"name": "delete_volume", "arguments": args}}));
-    let id = pending_approval(&place.home);
+    let id = pending_id(&place.home);
     // The held call has no answer yet, and other calls are served meanwhile.
     assert_eq!(calls(&mut client, 11).get("delete_volume"), None);
     assert!(
@@ -125,12 +103,13 @@ fn in_hold_mode_a_destructive_call_waits_for_a_human_while_the_session_goes_on()
         client.seen
     );
 
-    let approved = std::process::Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["approve", &id, "--as", "alice"])
-        .env("CORDON_HOME", &place.home)
-        .output()
-        .unwrap();
-    assert!(approved.status.success(), "{approved:?}");
+    let approved = cordon(
+        &place.home,
+        Path::new("/"),
+        &["approve", &id, "--as", "alice"],
+        None,
+    );
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
     let through = client.answer(&json!(10));
     assert_eq!(
         text(&through),
@@ -141,14 +120,15 @@ fn in_hold_mode_a_destructive_call_waits_for_a_human_while_the_session_goes_on()
     // reason, and the server never sees the call.
     client.send(&json!({"jsonrpc": "2.0", "id": 12, "method": "tools/call",
         "params": {"name": "delete_volume", "arguments": args}}));
-    let second = pending_approval(&place.home);
+    let second = pending_id(&place.home);
     assert_ne!(second, id);
-    let denied = std::process::Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["deny", &second, "--reason", "one deletion was enough"])
-        .env("CORDON_HOME", &place.home)
-        .output()
-        .unwrap();
-    assert!(denied.status.success(), "{denied:?}");
+    let denied = cordon(
+        &place.home,
+        Path::new("/"),
+        &["deny", &second, "--reason", "one deletion was enough"],
+        None,
+    );
+    assert_eq!(denied.code, 0, "{}", denied.stderr);
     let refused = client.answer(&json!(12));
     assert_eq!(refused["result"]["isError"], true, "{refused}");
     assert!(

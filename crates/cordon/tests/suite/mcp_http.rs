@@ -198,7 +198,7 @@ allow = ["everything.echo", "everything.get-sum"]
 /// still decides, with the server named by its host.
 #[test]
 fn an_mcp_server_reached_through_the_gateway_keeps_the_tool_policy() {
-    let server_port = free_port();
+    let (_server, server_port) = everything_http();
     let place = place(&format!(
         r#"
 [task]
@@ -214,16 +214,6 @@ allow = ["mcp.acme.test"]
 allow = ["mcp.acme.test.echo"]
 "#
     ));
-    let _server = Killed(
-        Command::new(bin("mcp-server-everything"))
-            .arg("streamableHttp")
-            .env("PORT", server_port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for_port(server_port);
     let mut gateway = Command::new(env!("CARGO_BIN_EXE_cordon"))
         .args(["gateway", "--listen", "127.0.0.1:0"])
         .current_dir(&place.workspace)
@@ -448,7 +438,7 @@ mode = "hold"
             )
         })
     };
-    let approval = super::mcp_attacks::pending_approval(&place.home);
+    let approval = super::gateway::pending_id(&place.home);
     let (_, _, echoed) = post(
         &url,
         &headers,
@@ -460,12 +450,13 @@ mode = "hold"
         "{echoed}"
     );
     assert!(!held.is_finished(), "answered before a human decided");
-    let approved = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["approve", &approval, "--as", "alice"])
-        .env("CORDON_HOME", &place.home)
-        .output()
-        .unwrap();
-    assert!(approved.status.success(), "{approved:?}");
+    let approved = super::common::cordon(
+        &place.home,
+        std::path::Path::new("/"),
+        &["approve", &approval, "--as", "alice"],
+        None,
+    );
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
     let (status, _, dropped) = held.join().unwrap();
     assert_eq!(status, 200);
     assert_eq!(dropped["id"], 3, "{dropped}");
